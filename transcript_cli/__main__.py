@@ -1,0 +1,5 @@
+"""Allows `python -m transcript_cli`."""
+
+from transcript_cli.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""Everything that can go wrong, as one tree; each error carries its user message and exit code.
+
+TranscriptCliError                 base: message + exit_code; the CLI catches only this
+├── UsageError (2)                 bad flags, unknown job, nothing to resume
+│   ├── InputError (2)             an input file is missing, empty, undecodable or malformed
+│   ├── PromptError (2)            unknown template, unknown placeholder
+│   └── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
+├── StateError (1)                 state on disk cannot be used
+│   ├── CheckpointError (1)        damaged, truncated, wrong schema, newer version
+│   ├── InputChangedError (1)      an input's sha256 differs from when the job started
+│   └── JobLockedError (1)         another process holds the job
+├── StorageError (1), OSError      a write failed (disk full, read-only); previous state intact
+├── ProviderError (1)              the model API said no
+│   ├── PermanentProviderError (1) bad key, bad request, unknown model: retrying cannot help
+│   └── TransientProviderError (75) still failing after the retry budget; resumable
+└── Paused (130)                   a signal asked us to stop; state is consistent
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TRANSIENT = 75  # EX_TEMPFAIL from sysexits.h: try again later
+EXIT_PAUSED = 130  # 128 + SIGINT, what shells expect after Ctrl-C
+
+
+class TranscriptCliError(Exception):
+    """Base of every error a user can see; `message` is one line meant for them."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(TranscriptCliError):
+    """The command line asks for something that cannot be done."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(UsageError):
+    """An input file cannot be read as a transcript."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = Path(path)
+        self.problem = problem
+
+
+class PromptError(UsageError):
+    """A prompt template is missing or cannot be rendered."""
+
+
+class MissingApiKeyError(UsageError):
+    """The anthropic provider was chosen but no credential is configured."""
+
+
+class StateError(TranscriptCliError):
+    """Job state on disk cannot be used as it is."""
+
+
+class CheckpointError(StateError):
+    """A checkpoint file is damaged or of an unknown schema."""
+
+    def __init__(self, path: Path, problem: str, hint: str = "") -> None:
+        text = f"{path}: {problem}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+        self.path = path
+        self.problem = problem
+
+
+class InputChangedError(StateError):
+    """An input file changed after the job started, so stored chunks no longer match it."""
+
+
+class JobLockedError(StateError):
+    """Another transcript-cli process is working on this job."""
+
+
+class StorageError(TranscriptCliError, OSError):
+    """Writing state or output failed; the previous checkpoint is still intact."""
+
+
+class ProviderError(TranscriptCliError):
+    """The model API refused or failed a request."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying cannot help: bad key, bad request, unknown model, spend limit."""
+
+
+class TransientProviderError(ProviderError):
+    """May clear by waiting: overload, rate limit, network trouble."""
+
+    exit_code = EXIT_TRANSIENT
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class Paused(TranscriptCliError):
+    """A signal asked the job to stop; everything finished so far is checkpointed."""
+
+    exit_code = EXIT_PAUSED

@@ -1,0 +1,44 @@
+"""The seam every model backend implements, and the plain data that crosses it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """One chunk to clean: the rendered prompt for an LLM and the raw parts for rule-based cleaners."""
+
+    system: str
+    user: str
+    source: str  # the chunk's own transcript text, unrendered
+    context: str  # tail of the previous chunk's source, read-only
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a provider returns for one chunk."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+    stop_reason: str = "end_turn"
+    # Response headers a pacer may read (anthropic-ratelimit-*), lower-cased names.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    """A backend that turns one ChunkRequest into one Completion.
+
+    Implementations raise PermanentProviderError or TransientProviderError (never SDK errors),
+    and must be safe to call from several threads at once.
+    """
+
+    name: str
+    model: str
+
+    def complete(self, request: ChunkRequest) -> Completion: ...
