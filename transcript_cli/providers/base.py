@@ -9,7 +9,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class ChunkRequest:
-    """One chunk to clean: the rendered prompt for an LLM and the raw parts for rule-based cleaners."""
+    """One chunk to clean: the rendered prompt for an LLM, the raw parts for rule-based cleaners."""
 
     system: str
     user: str

@@ -1,0 +1,74 @@
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from transcript_cli.errors import StorageError
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) as 0700; existing folders keep their mode."""
+    try:
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(path, "cannot create folder", exc) from exc
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable; some filesystems refuse, which is harmless."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_FILE) -> None:
+    """Write to a temp file in the same folder, fsync, `os.replace`, fsync the folder.
+
+    On any failure the temp file is removed and the previous `path` is left untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                for piece in data:
+                    handle.write(piece)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _storage_error(path, "cannot write", exc) from exc
+    fsync_dir(path.parent)
+
+
+def _storage_error(path: Path, action: str, exc: OSError) -> StorageError:
+    reason = {
+        errno.ENOSPC: "disk full",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return StorageError(
+        f"{path}: {action}: {reason}; the previous checkpoint is intact, "
+        "free the problem and run resume"
+    )

@@ -1,0 +1,345 @@
+"""The job's JSON checkpoint: its schema, validation on load and atomic save.
+
+Chunk texts are not in it (see `results.py`), so rewriting it costs the same after chunk 20,000
+as after chunk 10.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypedDict, TypeVar, cast
+
+from transcript_cli import __version__
+from transcript_cli.atomicio import atomic_write
+from transcript_cli.chunkset import ChunkSet
+from transcript_cli.errors import CheckpointError
+
+SCHEMA = "transcript-cli/checkpoint"
+SCHEMA_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.json"
+
+Status = Literal["running", "paused", "failed", "completed"]
+STATUSES: tuple[Status, ...] = ("running", "paused", "failed", "completed")
+
+T = TypeVar("T")
+
+
+def utc_now() -> str:
+    """Timestamps are ISO 8601 UTC with seconds, sortable as text."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes the output; a change means a different job."""
+
+    provider: str
+    model: str
+    prompt_name: str
+    prompt_text: str
+    language: str
+    title: str | None
+    chunk_chars: int
+    context_chars: int
+    max_tokens: int
+
+    def digest(self) -> str:
+        """Stable hash of the settings, stored beside them and checked on load."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-time knobs that do not change the output; resume may override them."""
+
+    concurrency: int
+    max_retries: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """The last thing that went wrong, kept for `status`."""
+
+    message: str
+    kind: str  # "permanent" | "transient" | "storage" | "input"
+    at: str
+    file: str | None = None
+    chunk: int | None = None
+
+
+@dataclass
+class InputState:
+    """One input file's progress. Mutable: the engine updates it as chunks land."""
+
+    path: str
+    sha256: str
+    chunk_count: int
+    output: str
+    done: ChunkSet = field(default_factory=ChunkSet)
+    written: bool = False
+
+
+@dataclass
+class JobState:
+    """The whole checkpoint in memory. Mutable, owned by one process under the job lock."""
+
+    job_id: str
+    settings: Settings
+    options: Options
+    inputs: list[InputState]
+    status: Status = "running"
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
+    completed_at: str | None = None
+    resume_count: int = 0
+    retry_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown_chunks: int = 0  # chunks billed by a model with no known price
+    active_seconds: float = 0.0
+    last_error: ErrorRecord | None = None
+    tool_version: str = __version__
+
+    @property
+    def chunks_total(self) -> int:
+        return sum(i.chunk_count for i in self.inputs)
+
+    @property
+    def chunks_done(self) -> int:
+        return sum(len(i.done) for i in self.inputs)
+
+    @property
+    def files_done(self) -> int:
+        return sum(1 for i in self.inputs if i.written)
+
+
+class _InputDict(TypedDict):
+    path: str
+    sha256: str
+    chunk_count: int
+    output: str
+    done: list[list[int]]
+    written: bool
+
+
+class CheckpointDict(TypedDict):
+    """The on-disk JSON shape (schema_version 1)."""
+
+    schema: str
+    schema_version: int
+    tool_version: str
+    job_id: str
+    settings: dict[str, Any]
+    settings_hash: str
+    options: dict[str, Any]
+    inputs: list[_InputDict]
+    status: str
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+    resume_count: int
+    retry_count: int
+    totals: dict[str, Any]
+    last_error: dict[str, Any] | None
+
+
+def to_dict(state: JobState) -> CheckpointDict:
+    """The JSON shape of a state."""
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": state.tool_version,
+        "job_id": state.job_id,
+        "settings": asdict(state.settings),
+        "settings_hash": state.settings.digest(),
+        "options": asdict(state.options),
+        "inputs": [
+            {
+                "path": i.path,
+                "sha256": i.sha256,
+                "chunk_count": i.chunk_count,
+                "output": i.output,
+                "done": i.done.to_ranges(),
+                "written": i.written,
+            }
+            for i in state.inputs
+        ],
+        "status": state.status,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "completed_at": state.completed_at,
+        "resume_count": state.resume_count,
+        "retry_count": state.retry_count,
+        "totals": {
+            "input_tokens": state.input_tokens,
+            "output_tokens": state.output_tokens,
+            "cost_usd": state.cost_usd,
+            "cost_unknown_chunks": state.cost_unknown_chunks,
+            "active_seconds": state.active_seconds,
+        },
+        "last_error": asdict(state.last_error) if state.last_error else None,
+    }
+
+
+def save(state: JobState, job_dir: Path) -> None:
+    """Atomically replace the checkpoint (temp file, fsync, os.replace, fsync dir)."""
+    state.updated_at = utc_now()
+    data = json.dumps(to_dict(state), separators=(",", ":")).encode()
+    atomic_write(job_dir / CHECKPOINT_NAME, data)
+
+
+def load(job_dir: Path) -> JobState:
+    """Read and validate a checkpoint; anything off is a CheckpointError, never a fresh start."""
+    path = job_dir / CHECKPOINT_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(
+            path, "checkpoint missing", "the job folder is incomplete; `clear` it to start over"
+        ) from None
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot read checkpoint ({exc.strerror})") from exc
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = (
+            "checkpoint is empty" if not raw.strip() else f"checkpoint is not valid JSON ({exc})"
+        )
+        raise CheckpointError(path, problem, _DAMAGED_HINT) from None
+    return from_dict(data, path)
+
+
+_DAMAGED_HINT = "the file is damaged; restore it from a backup or `clear` the job to start over"
+
+
+def from_dict(data: object, path: Path) -> JobState:
+    """Validate the JSON shape field by field and build the state."""
+    v = _Validator(path)
+    top = v.obj(data, "checkpoint")
+    if top.get("schema") != SCHEMA:
+        raise CheckpointError(path, "not a transcript-cli checkpoint", _DAMAGED_HINT)
+    version = v.get(top, "schema_version", int)
+    if version > SCHEMA_VERSION:
+        raise CheckpointError(
+            path,
+            f"checkpoint schema {version} was written by a newer transcript-cli "
+            f"({top.get('tool_version', '?')})",
+            f"this is {__version__} reading schema {SCHEMA_VERSION}; upgrade transcript-cli",
+        )
+    if version != SCHEMA_VERSION:
+        raise CheckpointError(path, f"unknown checkpoint schema {version}", _DAMAGED_HINT)
+    s = v.obj(top.get("settings"), "settings")
+    settings = Settings(
+        provider=v.get(s, "provider", str),
+        model=v.get(s, "model", str),
+        prompt_name=v.get(s, "prompt_name", str),
+        prompt_text=v.get(s, "prompt_text", str),
+        language=v.get(s, "language", str),
+        title=v.opt(s, "title", str),
+        chunk_chars=v.get(s, "chunk_chars", int),
+        context_chars=v.get(s, "context_chars", int),
+        max_tokens=v.get(s, "max_tokens", int),
+    )
+    if v.get(top, "settings_hash", str) != settings.digest():
+        raise CheckpointError(path, "settings do not match their hash", _DAMAGED_HINT)
+    o = v.obj(top.get("options"), "options")
+    options = Options(
+        concurrency=v.get(o, "concurrency", int),
+        max_retries=v.get(o, "max_retries", int),
+        timeout=float(v.get(o, "timeout", (int, float))),
+    )
+    inputs = [v.input(item) for item in v.get(top, "inputs", list)]
+    status = v.get(top, "status", str)
+    if status not in STATUSES:
+        raise CheckpointError(path, f"unknown status {status!r}", _DAMAGED_HINT)
+    t = v.obj(top.get("totals"), "totals")
+    err = top.get("last_error")
+    last_error = None
+    if err is not None:
+        e = v.obj(err, "last_error")
+        last_error = ErrorRecord(
+            message=v.get(e, "message", str),
+            kind=v.get(e, "kind", str),
+            at=v.get(e, "at", str),
+            file=v.opt(e, "file", str),
+            chunk=v.opt(e, "chunk", int),
+        )
+    return JobState(
+        job_id=v.get(top, "job_id", str),
+        settings=settings,
+        options=options,
+        inputs=inputs,
+        status=status,
+        created_at=v.get(top, "created_at", str),
+        updated_at=v.get(top, "updated_at", str),
+        completed_at=v.opt(top, "completed_at", str),
+        resume_count=v.get(top, "resume_count", int),
+        retry_count=v.get(top, "retry_count", int),
+        input_tokens=v.get(t, "input_tokens", int),
+        output_tokens=v.get(t, "output_tokens", int),
+        cost_usd=float(v.get(t, "cost_usd", (int, float))),
+        cost_unknown_chunks=v.get(t, "cost_unknown_chunks", int),
+        active_seconds=float(v.get(t, "active_seconds", (int, float))),
+        last_error=last_error,
+        tool_version=v.get(top, "tool_version", str),
+    )
+
+
+class _Validator:
+    """Field access that turns every shape problem into a CheckpointError naming the field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, problem: str) -> CheckpointError:
+        return CheckpointError(self.path, problem, _DAMAGED_HINT)
+
+    def obj(self, value: object, name: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(f"field '{name}' must be an object")
+        return cast(dict[str, Any], value)
+
+    def get(self, d: dict[str, Any], key: str, kind: type[T] | tuple[type, ...]) -> T:
+        if key not in d:
+            raise self.fail(f"field '{key}' is missing")
+        value = d[key]
+        # bool is an int subclass; a checkpoint never means True as a count.
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self.fail(f"field '{key}' has the wrong type")
+        return cast(T, value)
+
+    def opt(self, d: dict[str, Any], key: str, kind: type[T]) -> T | None:
+        if d.get(key) is None:
+            return None
+        return self.get(d, key, kind)
+
+    def input(self, item: object) -> InputState:
+        d = self.obj(item, "inputs[]")
+        count = self.get(d, "chunk_count", int)
+        ranges = self.get(d, "done", list)
+        previous_end = -1
+        for pair in ranges:
+            ok = (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
+                and previous_end < pair[0] < pair[1] <= count
+            )
+            if not ok:
+                raise self.fail(f"field 'done' of {d.get('path')!r} is not a valid range list")
+            previous_end = pair[1]
+        return InputState(
+            path=self.get(d, "path", str),
+            sha256=self.get(d, "sha256", str),
+            chunk_count=count,
+            output=self.get(d, "output", str),
+            done=ChunkSet.from_ranges(ranges),
+            written=self.get(d, "written", bool),
+        )

@@ -1,0 +1,24 @@
+"""Command-line layer: parses arguments and renders; all work happens in the engine."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+
+from transcript_cli.cli import jobs_cmd, run_cmd  # noqa: F401 - registers the commands
+from transcript_cli.cli.app import app
+from transcript_cli.cli.console import err
+from transcript_cli.errors import TranscriptCliError
+
+
+def main() -> None:
+    """Entry point: one line per error, a documented exit code, never a traceback for users.
+
+    Typer's standalone mode already maps usage errors to exit 2 and Ctrl-C outside a job to 130.
+    """
+    try:
+        app()
+    except TranscriptCliError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}")
+        sys.exit(exc.exit_code)

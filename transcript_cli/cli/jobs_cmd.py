@@ -1,0 +1,172 @@
+"""`status` and `clear`: look at and remove job state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from transcript_cli.cli.app import JsonOption, StateDirOption, app
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.errors import JobLockedError, StateError, UsageError
+from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.report import JobView, damaged_view, job_view
+from transcript_cli.runner import clear as clear_job
+
+_STATE_STYLE = {
+    "running": "cyan",
+    "paused": "yellow",
+    "interrupted": "yellow",
+    "failed": "red",
+    "completed": "green",
+    "damaged": "red",
+}
+
+
+def resume_command(job_id: str, state_dir: object) -> str:
+    """The exact command to continue a job, with --state-dir when a flag chose it."""
+    base = f"transcript-cli resume {job_id}"
+    return f"{base} --state-dir {state_dir}" if state_dir is not None else base
+
+
+def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]:
+    ids = [job] if job else store.ids()
+    if job and not store.job_dir(job).is_dir():
+        raise UsageError(f"no job named '{job}' in {store.root}")
+    views = []
+    for job_id in ids:
+        try:
+            state = store.load(job_id)
+        except StateError as exc:
+            views.append(damaged_view(job_id, exc.message, store.job_dir(job_id)))
+            continue
+        views.append(
+            job_view(
+                state,
+                running=store.is_running(job_id),
+                resume_command=resume_command(job_id, state_dir),
+            )
+        )
+    return views
+
+
+def _money(view: JobView) -> str:
+    return "unknown" if view["cost_usd"] is None else f"${view['cost_usd']:.4f}"
+
+
+def _show_one(view: JobView) -> None:
+    style = _STATE_STYLE.get(view["state"], "white")
+    out.print(f"[bold]{escape(view['job_id'])}[/bold]  [{style}]{view['state']}[/{style}]")
+    rows = [
+        ("provider", f"{view['provider']} / {view['model']}, prompt {view['prompt']}"),
+        ("files", f"{view['files_done']}/{view['files_total']} written"),
+        ("chunks", f"{view['chunks_done']}/{view['chunks_total']} done"),
+        ("tokens", f"{view['input_tokens']:,} in / {view['output_tokens']:,} out"),
+        ("cost", _money(view)),
+        ("started", str(view["created_at"])),
+        ("last activity", str(view["last_activity"])),
+        ("resumes", str(view["resume_count"])),
+        ("retries", str(view["retries"])),
+    ]
+    if view["last_error"]:
+        rows.append(("last error", str(view["last_error"].get("message"))))
+    if view["resume_command"]:
+        rows.append(("resume with", view["resume_command"]))
+    for label, value in rows:
+        out.print(f"  {label:<14}{escape(value)}")
+    for f in view["files"]:
+        mark = "done" if f["written"] else f"{f['chunks_done']}/{f['chunks_total']}"
+        out.print(f"    {mark:>9}  {escape(f['path'])}")
+
+
+@app.command()
+def status(
+    job: Annotated[str | None, typer.Argument(help="Job id (default: every job).")] = None,
+    state_dir: StateDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every job (or one): state, progress, tokens, cost, errors, how to resume."""
+    store = JobStore(resolve_state_dir(state_dir))
+    views = _views(store, job, state_dir)
+    if as_json:
+        print_json(views[0] if job else {"state_dir": str(store.root), "jobs": views})
+        return
+    if not views:
+        out.print(f"No jobs in {escape(str(store.root))}.")
+        return
+    if job:
+        _show_one(views[0])
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("job", "state", "files", "chunks", "tokens in/out", "cost", "last activity"):
+        table.add_column(column)
+    for view in views:
+        style = _STATE_STYLE.get(view["state"], "white")
+        table.add_row(
+            escape(view["job_id"]),
+            f"[{style}]{view['state']}[/{style}]",
+            f"{view['files_done']}/{view['files_total']}",
+            f"{view['chunks_done']}/{view['chunks_total']}",
+            f"{view['input_tokens']:,}/{view['output_tokens']:,}",
+            _money(view),
+            str(view["last_activity"] or ""),
+        )
+    out.print(table)
+
+
+@app.command()
+def clear(
+    job: Annotated[str | None, typer.Argument(help="Job id to remove.")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Remove every job.")] = False,
+    completed: Annotated[
+        bool, typer.Option("--completed", help="Remove every completed job.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    state_dir: StateDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove job state (outputs are kept). Refuses a job that is running."""
+    store = JobStore(resolve_state_dir(state_dir))
+    chosen = sum(bool(x) for x in (job, all_jobs, completed))
+    if chosen != 1:
+        raise UsageError("name one JOB, or pass --all or --completed")
+    if job:
+        if not store.job_dir(job).is_dir():
+            raise UsageError(f"no job named '{job}' in {store.root}")
+        targets = [job]
+    elif completed:
+        targets = [v["job_id"] for v in _views(store, None, state_dir) if v["state"] == "completed"]
+    else:
+        targets = (
+            [p.name for p in sorted(store.root.iterdir()) if p.is_dir()]
+            if store.root.is_dir()
+            else []
+        )
+    if not targets:
+        if as_json:
+            print_json({"removed": [], "refused": []})
+        else:
+            out.print("Nothing to clear.")
+        return
+    if not yes:
+        if not stdin_is_terminal():
+            raise UsageError("clear needs --yes when stdin is not a terminal")
+        if not typer.confirm(f"Remove state of {len(targets)} job(s): {', '.join(targets)}?"):
+            raise typer.Exit(1)
+    removed, refused = [], []
+    for job_id in targets:
+        try:
+            clear_job(store, job_id)
+            removed.append(job_id)
+        except JobLockedError as exc:
+            refused.append(job_id)
+            err.print(f"[red]error:[/red] {escape(exc.message)}")
+    if as_json:
+        print_json({"removed": removed, "refused": refused})
+    else:
+        for job_id in removed:
+            out.print(f"removed {escape(job_id)}")
+    if refused:
+        raise typer.Exit(1)

@@ -1,0 +1,299 @@
+"""`run` and `resume`: parse flags, hand the job to the runner, render how it ended."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from transcript_cli.checkpoint import JobState, Options, Settings
+from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.render import ProgressView
+from transcript_cli.cli.signals import pause_on_signals
+from transcript_cli.errors import (
+    EXIT_OK,
+    Paused,
+    TranscriptCliError,
+    UsageError,
+)
+from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.processor import Control, pause_message
+from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
+from transcript_cli.providers import PROVIDERS, default_model
+from transcript_cli.providers.anthropic import DEFAULT_TIMEOUT
+from transcript_cli.report import job_view
+from transcript_cli.retry import DEFAULT_MAX_RETRIES
+from transcript_cli.runner import Existing, Outcome, RunSpec, merge_options, pick_resumable
+from transcript_cli.runner import resume as resume_job
+from transcript_cli.runner import start as start_job
+
+DEFAULT_CHUNK_CHARS = 6000
+DEFAULT_CONTEXT_CHARS = 300
+DEFAULT_MAX_TOKENS = 8192
+DEFAULT_CONCURRENCY = 1
+
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option("--concurrency", "-j", min=1, max=64, help="Chunks in flight at once."),
+]
+MaxRetriesOption = Annotated[
+    int | None,
+    typer.Option("--max-retries", min=0, max=100, help="Retries per chunk for transient errors."),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", min=1.0, help="Seconds one API request may take."),
+]
+
+
+def _finish(store: JobStore, outcome: Outcome, *, as_json: bool, quiet: bool) -> None:
+    state = outcome.state
+    if as_json:
+        print_json(_json_summary(store, state, exit_code=EXIT_OK, error=None))
+        return
+    if outcome.already_done:
+        out.print(
+            f"Job {escape(state.job_id)} already completed at {state.completed_at}; "
+            "outputs are in place (use --restart to run it again)."
+        )
+        return
+    cost = "unknown" if state.cost_unknown_chunks else f"${state.cost_usd:.4f}"
+    out.print(
+        f"Done: {len(state.inputs)} file(s), {state.chunks_total} chunks, "
+        f"{state.input_tokens:,} tokens in / {state.output_tokens:,} out, cost {cost}, "
+        f"{_elapsed(state.active_seconds)}. Job {escape(state.job_id)}."
+    )
+    if not quiet:
+        for item in state.inputs:
+            out.print(f"  {escape(item.output)}")
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _json_summary(
+    store: JobStore, state: JobState, *, exit_code: int, error: str | None
+) -> dict[str, object]:
+    view = job_view(state, running=False, resume_command=f"transcript-cli resume {state.job_id}")
+    return {**view, "exit_code": exit_code, "error": error}
+
+
+def _handle_end(
+    store: JobStore, job_id: str | None, exc: TranscriptCliError, as_json: bool
+) -> None:
+    """Errors after a job exists: show them, and under --json still print the job's view."""
+    if isinstance(exc, Paused):
+        err.print(f"[yellow]{escape(exc.message)}[/yellow]")
+    else:
+        err.print(f"[red]error:[/red] {escape(exc.message)}")
+    if as_json and job_id and store.exists(job_id):
+        try:
+            state = store.load(job_id)
+            print_json(_json_summary(store, state, exit_code=exc.exit_code, error=exc.message))
+        except TranscriptCliError:
+            pass
+
+
+def _ask_existing(state: JobState) -> Existing:
+    if not stdin_is_terminal():
+        raise UsageError(
+            f"job '{state.job_id}' already exists and is not finished "
+            f"({pause_message(state)}); pass --resume to continue it or --restart to start over"
+        )
+    answer = typer.confirm(
+        f"Job {state.job_id} is unfinished ({state.chunks_done}/{state.chunks_total} chunks). "
+        "Resume it?",
+        default=True,
+    )
+    return Existing.RESUME if answer else Existing.RESTART
+
+
+@app.command()
+def run(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Transcript files (.txt .srt .vtt Whisper .json) or folders of them.",
+            show_default=False,
+        ),
+    ],
+    provider: Annotated[
+        str, typer.Option("--provider", "-p", help=f"One of: {', '.join(PROVIDERS)}.")
+    ] = "anthropic",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model id.  [default: claude-sonnet-5-5]"),
+    ] = None,
+    prompt: Annotated[
+        str, typer.Option("--prompt", help="Built-in template NAME or PATH to a .md file.")
+    ] = DEFAULT_PROMPT,
+    language: Annotated[
+        str | None, typer.Option("--language", "-l", help="Output language (default: as spoken).")
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help="Title given to the model and put atop each output."),
+    ] = None,
+    chunk_chars: Annotated[
+        int, typer.Option("--chunk-chars", min=200, help="Max characters per chunk.")
+    ] = DEFAULT_CHUNK_CHARS,
+    context_chars: Annotated[
+        int,
+        typer.Option("--context-chars", min=0, help="Previous-chunk characters sent as context."),
+    ] = DEFAULT_CONTEXT_CHARS,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, max=128000, help="Max output tokens per chunk.")
+    ] = DEFAULT_MAX_TOKENS,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the cleaned <stem>.md files.")
+    ] = Path("cleaned"),
+    name: Annotated[
+        str | None, typer.Option("--name", help="Job id to use instead of a derived one.")
+    ] = None,
+    concurrency: ConcurrencyOption = None,
+    max_retries: MaxRetriesOption = None,
+    timeout: TimeoutOption = None,
+    resume_flag: Annotated[
+        bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="If this job exists, discard it and start over.")
+    ] = False,
+    state_dir: StateDirOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Start a job: clean INPUTS chunk by chunk, checkpointing after every chunk."""
+    if resume_flag and restart:
+        raise UsageError("--resume and --restart exclude each other")
+    if provider not in PROVIDERS:
+        raise UsageError(f"unknown provider '{provider}' (choose from: {', '.join(PROVIDERS)})")
+    if context_chars >= chunk_chars:
+        raise UsageError("--context-chars must be smaller than --chunk-chars")
+    template = load_prompt(prompt)
+    settings = Settings(
+        provider=provider,
+        model=model or default_model(provider),
+        prompt_name=template.name,
+        prompt_text=template.text,
+        language=language or DEFAULT_LANGUAGE,
+        title=title,
+        chunk_chars=chunk_chars,
+        context_chars=context_chars,
+        max_tokens=max_tokens,
+    )
+    options = Options(
+        concurrency=concurrency or DEFAULT_CONCURRENCY,
+        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        timeout=timeout or DEFAULT_TIMEOUT,
+    )
+    store = JobStore(resolve_state_dir(state_dir))
+    spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
+
+    def decide(state: JobState) -> Existing:
+        if resume_flag:
+            return Existing.RESUME
+        return _ask_existing(state)
+
+    control = Control()
+    seen: list[str] = []
+
+    def track(event: object) -> None:
+        job_id = getattr(event, "job_id", None)
+        if job_id and not seen:
+            seen.append(job_id)
+
+    with ProgressView(quiet=quiet or as_json) as view:
+
+        def sink(event: object) -> None:
+            track(event)
+            view(event)  # type: ignore[arg-type]
+
+        try:
+            with pause_on_signals(control):
+                outcome = start_job(
+                    store, spec, decide=decide, restart=restart, control=control, on_event=sink
+                )
+        except TranscriptCliError as exc:
+            view.__exit__(None, None, None)
+            _exit_after(store, seen[0] if seen else None, exc, as_json, control)
+    _finish(store, outcome, as_json=as_json, quiet=quiet)
+
+
+def _exit_after(
+    store: JobStore, job_id: str | None, exc: TranscriptCliError, as_json: bool, control: Control
+) -> None:
+    """Report how a job stopped and leave with its exit code."""
+    if job_id is None:
+        raise exc
+    _handle_end(store, job_id, exc, as_json)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if control.abort.is_set():
+        # Requests are still in flight on worker threads: do not wait for them.
+        os._exit(exc.exit_code)
+    raise typer.Exit(exc.exit_code)
+
+
+@app.command()
+def resume(
+    job: Annotated[
+        str | None, typer.Argument(help="Job id (default: the only unfinished job).")
+    ] = None,
+    concurrency: ConcurrencyOption = None,
+    max_retries: MaxRetriesOption = None,
+    timeout: TimeoutOption = None,
+    state_dir: StateDirOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Continue a paused, interrupted or failed job from its last checkpoint."""
+    store = JobStore(resolve_state_dir(state_dir))
+    job_id = job or _only_unfinished(store)
+    state = store.load(job_id)
+    options = merge_options(
+        state.options, concurrency=concurrency, max_retries=max_retries, timeout=timeout
+    )
+    control = Control()
+    with ProgressView(quiet=quiet or as_json) as view:
+        try:
+            with pause_on_signals(control):
+                outcome = resume_job(
+                    store,
+                    job_id,
+                    options=options,
+                    control=control,
+                    on_event=view,
+                )
+        except TranscriptCliError as exc:
+            view.__exit__(None, None, None)
+            _exit_after(store, job_id, exc, as_json, control)
+    _finish(store, outcome, as_json=as_json, quiet=quiet)
+
+
+def _only_unfinished(store: JobStore) -> str:
+    candidates = pick_resumable(store)
+    if not candidates:
+        raise UsageError(f"no unfinished job in {store.root}")
+    if len(candidates) == 1:
+        return candidates[0]
+    listing = ", ".join(candidates)
+    if not stdin_is_terminal():
+        raise UsageError(
+            f"several unfinished jobs ({listing}); name one: transcript-cli resume JOB"
+        )
+    err.print("Unfinished jobs:")
+    for n, job_id in enumerate(candidates, 1):
+        err.print(f"  {n}. {escape(job_id)}")
+    choice = int(typer.prompt("Which one? (number)", type=int))
+    if not 1 <= choice <= len(candidates):
+        raise UsageError(f"no job number {choice}")
+    return candidates[choice - 1]

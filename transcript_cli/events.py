@@ -1,0 +1,57 @@
+"""What the engine tells its caller while it works; the CLI decides how to show it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    job_id: str
+    files_total: int
+    chunks_total: int
+    chunks_done: int
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class ChunkFinished:
+    file: str
+    chunk_index: int
+    file_done: int
+    file_total: int
+    job_done: int
+    job_total: int
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class ChunkRetrying:
+    file: str
+    chunk_index: int
+    attempt: int
+    wait_seconds: float
+    message: str
+
+
+@dataclass(frozen=True)
+class FileWritten:
+    source: str
+    output: str
+
+
+@dataclass(frozen=True)
+class PauseStarted:
+    """The engine stopped taking chunks and is waiting for the ones in flight."""
+
+    in_flight: int
+
+
+Event = JobStarted | ChunkFinished | ChunkRetrying | FileWritten | PauseStarted
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """The default sink for callers that show nothing."""

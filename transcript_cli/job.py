@@ -1,0 +1,200 @@
+"""Jobs on disk: where they live, what they are called, who holds them, how they start."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from transcript_cli import checkpoint
+from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir
+from transcript_cli.checkpoint import InputState, JobState, Options, Settings
+from transcript_cli.errors import InputChangedError, JobLockedError, StateError, UsageError
+from transcript_cli.sources import file_sha256, load_source
+
+STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
+DEFAULT_STATE_DIR = ".transcript-cli"
+LOCK_NAME = "job.lock"
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def resolve_state_dir(flag: Path | None) -> Path:
+    """--state-dir, else $TRANSCRIPT_CLI_STATE_DIR, else ./.transcript-cli."""
+    if flag is not None:
+        return flag.expanduser().resolve()
+    env = os.environ.get(STATE_DIR_ENV)
+    return Path(env).expanduser().resolve() if env else Path(DEFAULT_STATE_DIR).resolve()
+
+
+def check_job_name(name: str) -> str:
+    """Job names become folder names: keep them to a safe alphabet."""
+    if not _JOB_ID.match(name):
+        raise UsageError(
+            f"invalid job name {name!r}: use letters, digits, '.', '_' or '-' (max 80)"
+        )
+    return name
+
+
+def make_job_id(label: str, inputs: Sequence[Path], settings: Settings) -> str:
+    """Readable and stable: the same inputs and settings always name the same job."""
+    digest = hashlib.sha256()
+    for path in inputs:
+        digest.update(str(path).encode() + b"\0")
+    digest.update(settings.digest().encode())
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-._")[:40] or "job"
+    return f"{slug}-{digest.hexdigest()[:8]}"
+
+
+def output_paths(inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+    """`<out>/<stem>.md` for each input; two inputs may not claim one output."""
+    seen: dict[Path, Path] = {}
+    result = []
+    for path in inputs:
+        target = out_dir / f"{path.stem}.md"
+        if target in seen:
+            raise UsageError(
+                f"{path}: would write the same output {target} as {seen[target]}; "
+                "run them as separate jobs"
+            )
+        seen[target] = path
+        result.append(target)
+    return result
+
+
+def plan_inputs(inputs: Sequence[Path], settings: Settings, out_dir: Path) -> list[InputState]:
+    """Read, validate and count every input before anything is written or paid for."""
+    planned = []
+    for path, target in zip(inputs, output_paths(inputs, out_dir), strict=True):
+        source = load_source(path, settings.chunk_chars, settings.context_chars)
+        planned.append(
+            InputState(
+                path=str(path),
+                sha256=source.sha256,
+                chunk_count=len(source.chunks),
+                output=str(target),
+            )
+        )
+    return planned
+
+
+def verify_inputs(state: JobState) -> None:
+    """Resume must chunk exactly what the job started with, or stored results would not fit."""
+    for item in state.inputs:
+        if item.written:
+            continue
+        path = Path(item.path)
+        if not path.exists():
+            raise InputChangedError(f"{path}: input file is gone since the job started")
+        if file_sha256(path) != item.sha256:
+            raise InputChangedError(
+                f"{path}: input changed since the job started (sha256 differs); "
+                f"restore it, or start over with `run --restart`"
+            )
+
+
+def new_state(
+    job_id: str, settings: Settings, options: Options, inputs: list[InputState]
+) -> JobState:
+    return JobState(job_id=job_id, settings=settings, options=options, inputs=inputs)
+
+
+@dataclass(frozen=True)
+class JobStore:
+    """All jobs under one state folder, one sub-folder each."""
+
+    root: Path
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.root / check_job_name(job_id)
+
+    def exists(self, job_id: str) -> bool:
+        return (self.job_dir(job_id) / checkpoint.CHECKPOINT_NAME).exists()
+
+    def ids(self) -> list[str]:
+        """Every job with a checkpoint, oldest folder name first (sorted for stable output)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.root.iterdir() if (p / checkpoint.CHECKPOINT_NAME).is_file()
+        )
+
+    def load(self, job_id: str) -> JobState:
+        if not self.exists(job_id):
+            raise UsageError(f"no job named '{job_id}' in {self.root}")
+        return checkpoint.load(self.job_dir(job_id))
+
+    def save(self, state: JobState) -> None:
+        checkpoint.save(state, self.job_dir(state.job_id))
+
+    def check_root(self) -> None:
+        """Refuse a state folder others can write to: they could swap our checkpoints."""
+        try:
+            info = self.root.stat()
+        except FileNotFoundError:
+            return
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+            raise StateError(
+                f"{self.root}: state folder is writable by other users; "
+                f"run `chmod go-w {self.root}` or choose another --state-dir"
+            )
+
+    @contextmanager
+    def locked(self, job_id: str) -> Iterator[Path]:
+        """Hold the job for this process; a second process is refused, never queued.
+
+        The OS drops the lock when its holder dies, so a killed run never blocks resume.
+        """
+        folder = self.job_dir(job_id)
+        self.check_root()
+        ensure_private_dir(self.root)
+        ensure_private_dir(folder)
+        lock = FileLock(folder / LOCK_NAME, mode=PRIVATE_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise JobLockedError(
+                f"job '{job_id}' is being processed by another transcript-cli process; "
+                "wait for it, or stop it with Ctrl-C"
+            ) from None
+        try:
+            yield folder
+        finally:
+            lock.release()
+
+    def is_running(self, job_id: str) -> bool:
+        """True while some process holds the job's lock."""
+        lock_path = self.job_dir(job_id) / LOCK_NAME
+        if not lock_path.exists():
+            return False
+        lock = FileLock(lock_path, mode=PRIVATE_FILE)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        except OSError:
+            return False
+        lock.release()
+        return False
+
+    def reset(self, job_id: str) -> None:
+        """Empty a job's folder but keep its lock file, which the caller holds."""
+        for entry in self.job_dir(job_id).iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def remove(self, job_id: str) -> None:
+        """Delete a job's folder; the caller holds its lock."""
+        shutil.rmtree(self.job_dir(job_id))

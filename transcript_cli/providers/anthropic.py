@@ -1,0 +1,148 @@
+"""Claude through the official SDK; SDK errors become ours here, at the edge."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+
+import anthropic
+
+from transcript_cli.errors import (
+    MissingApiKeyError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
+from transcript_cli.providers.base import ChunkRequest, Completion
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_TIMEOUT = 300.0
+
+# Statuses that may clear by waiting; everything else 4xx is the request's or account's fault.
+_TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# 429s that are spend limits: waiting will not refill the budget.
+_PERMANENT_ERROR_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: `retry-after-ms`, else `retry-after` (secs or date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class AnthropicProvider:
+    """One chunk per Messages API call; our retry policy owns retries, so the SDK's are off."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        base_url: str | None = None,
+    ) -> None:
+        self.model = model
+        self._timeout = timeout
+        try:
+            client = anthropic.Anthropic(base_url=base_url, max_retries=0, timeout=timeout)
+        except anthropic.AnthropicError as exc:  # e.g. a broken credentials profile
+            raise MissingApiKeyError(f"cannot configure the Anthropic client: {exc}") from exc
+        if not (client.api_key or client.auth_token or client.credentials):
+            raise MissingApiKeyError(
+                "ANTHROPIC_API_KEY is not set: export it, or use --provider offline "
+                "to clean without the API"
+            )
+        self._secret = client.api_key or client.auth_token or ""
+        self._client = client
+
+    def complete(self, request: ChunkRequest) -> Completion:
+        """One Messages API call; raises only our ProviderError subclasses."""
+        try:
+            raw = self._client.messages.with_raw_response.create(
+                model=self.model,
+                max_tokens=request.max_tokens,
+                system=request.system,
+                messages=[{"role": "user", "content": request.user}],
+                timeout=self._timeout,
+            )
+            message = raw.parse()
+        except anthropic.APIError as exc:
+            raise self._convert(exc) from None
+        text = "".join(block.text for block in message.content if block.type == "text")
+        usage = message.usage
+        input_tokens = (
+            usage.input_tokens
+            + (usage.cache_creation_input_tokens or 0)
+            + (usage.cache_read_input_tokens or 0)
+        )
+        return Completion(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=usage.output_tokens,
+            model=message.model,
+            stop_reason=str(message.stop_reason or ""),
+            headers={k.lower(): v for k, v in raw.headers.items()},
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "[redacted]") if self._secret else text
+
+    def _convert(self, exc: anthropic.APIError) -> ProviderError:
+        if isinstance(exc, anthropic.APITimeoutError):
+            return TransientProviderError(f"request timed out after {self._timeout:g}s")
+        if isinstance(exc, anthropic.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return TransientProviderError(self._redact(f"connection error: {cause}"))
+        if isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            detail = self._redact(_error_detail(exc))
+            message = f"API error {status}: {detail}"
+            if status in _TRANSIENT_STATUSES and exc.error_code not in _PERMANENT_ERROR_CODES:
+                return TransientProviderError(
+                    message, status=status, retry_after=parse_retry_after(exc.response.headers)
+                )
+            if status >= 500:
+                return TransientProviderError(message, status=status)
+            return PermanentProviderError(message + _hint(status), status=status)
+        # A 200 whose body is not a message (cut off mid-body, not JSON): worth another try.
+        return TransientProviderError(self._redact(f"unreadable API response: {exc.message}"))
+
+
+def _error_detail(exc: anthropic.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            kind = error.get("type", "")
+            text = error.get("message", "")
+            return f"{kind}: {text}" if kind else str(text)
+    return exc.message
+
+
+def _hint(status: int) -> str:
+    hints = {
+        401: " (check ANTHROPIC_API_KEY)",
+        403: " (the key lacks permission for this model or feature)",
+        404: " (unknown model? pass a valid --model)",
+        413: " (request too large: lower --chunk-chars)",
+    }
+    return hints.get(status, "")

@@ -1,0 +1,177 @@
+"""Starting, resuming and clearing jobs: the decisions around the processor, without any UI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+from transcript_cli.checkpoint import JobState, Options, Settings
+from transcript_cli.errors import JobLockedError, StateError, UsageError
+from transcript_cli.events import EventSink, ignore_events
+from transcript_cli.formats import discover_inputs
+from transcript_cli.job import (
+    JobStore,
+    check_job_name,
+    make_job_id,
+    new_state,
+    plan_inputs,
+    verify_inputs,
+)
+from transcript_cli.processor import Control, Processor
+from transcript_cli.providers import make_provider
+from transcript_cli.retry import RetryPolicy
+
+
+class Existing(Enum):
+    """What to do when `run` finds an unfinished job with the same id."""
+
+    RESUME = "resume"
+    RESTART = "restart"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything `run` was asked for, already parsed."""
+
+    inputs: Sequence[Path]
+    settings: Settings
+    options: Options
+    out_dir: Path
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run or resume ended without an error."""
+
+    state: JobState
+    already_done: bool = False  # nothing to do: the job had completed before
+
+
+def retry_policy(options: Options) -> RetryPolicy:
+    """The per-chunk retry budget for these options."""
+    return RetryPolicy(max_retries=options.max_retries)
+
+
+def resolve_job_id(spec: RunSpec, inputs: Sequence[Path]) -> str:
+    if spec.name:
+        return check_job_name(spec.name)
+    label = Path(spec.inputs[0]).name if spec.inputs else "job"
+    label = Path(label).stem or label
+    return make_job_id(label, inputs, spec.settings)
+
+
+def start(
+    store: JobStore,
+    spec: RunSpec,
+    *,
+    decide: Callable[[JobState], Existing],
+    restart: bool = False,
+    control: Control | None = None,
+    on_event: EventSink = ignore_events,
+) -> Outcome:
+    """`run`: validate everything first, then create (or continue) the job and process it.
+
+    Bad inputs and a missing key fail here, before any state is written or request is sent.
+    """
+    inputs = discover_inputs([Path(p) for p in spec.inputs])
+    job_id = resolve_job_id(spec, inputs)
+    planned = plan_inputs(inputs, spec.settings, spec.out_dir.resolve())
+    provider = make_provider(
+        spec.settings.provider, spec.settings.model, timeout=spec.options.timeout
+    )
+
+    if store.exists(job_id) and not restart:
+        existing = store.load(job_id)
+        if existing.status == "completed":
+            return Outcome(existing, already_done=True)
+        if existing.settings != spec.settings or [i.path for i in existing.inputs] != [
+            i.path for i in planned
+        ]:
+            raise UsageError(
+                f"job '{job_id}' exists with other inputs or settings; "
+                "pass --restart to replace it, or choose another --name"
+            )
+        if decide(existing) is Existing.RESUME:
+            return resume(store, job_id, options=spec.options, control=control, on_event=on_event)
+
+    with store.locked(job_id) as job_dir:
+        store.reset(job_id)
+        state = new_state(job_id, spec.settings, spec.options, planned)
+        store.save(state)
+        assert job_dir.is_dir()
+        processor = Processor(
+            store,
+            state,
+            provider,
+            policy=retry_policy(spec.options),
+            control=control,
+            on_event=on_event,
+            concurrency=spec.options.concurrency,
+        )
+        return Outcome(processor.run())
+
+
+def resume(
+    store: JobStore,
+    job_id: str,
+    *,
+    options: Options | None = None,
+    control: Control | None = None,
+    on_event: EventSink = ignore_events,
+) -> Outcome:
+    """`resume`: continue from the checkpoint; finished chunks are never sent again."""
+    with store.locked(job_id):
+        state = store.load(job_id)
+        if state.status == "completed":
+            return Outcome(state, already_done=True)
+        verify_inputs(state)
+        if options is not None:
+            state.options = options
+        provider = make_provider(
+            state.settings.provider, state.settings.model, timeout=state.options.timeout
+        )
+        state.resume_count += 1
+        processor = Processor(
+            store,
+            state,
+            provider,
+            policy=retry_policy(state.options),
+            control=control,
+            on_event=on_event,
+            concurrency=state.options.concurrency,
+        )
+        return Outcome(processor.run(resumed=True))
+
+
+def merge_options(base: Options, **overrides: float | int | None) -> Options:
+    """Resume keeps the job's options unless a flag overrides one."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(base, **given)  # type: ignore[arg-type]
+
+
+def pick_resumable(store: JobStore) -> list[str]:
+    """Ids of jobs that are not completed (damaged ones count: resume will explain)."""
+    found = []
+    for job_id in store.ids():
+        try:
+            if store.load(job_id).status != "completed":
+                found.append(job_id)
+        except StateError:
+            found.append(job_id)
+    return found
+
+
+def clear(store: JobStore, job_id: str) -> None:
+    """Delete a job's state; refused while a process runs it."""
+    if not (store.job_dir(job_id).is_dir()):
+        raise UsageError(f"no job named '{job_id}' in {store.root}")
+    try:
+        with store.locked(job_id):
+            store.remove(job_id)
+    except JobLockedError:
+        raise JobLockedError(
+            f"job '{job_id}' is running in another process; stop it first (Ctrl-C)"
+        ) from None

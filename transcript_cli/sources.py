@@ -1,0 +1,51 @@
+"""From an input path to its chunks, with the content hash that ties stored results to it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from transcript_cli.chunking import Chunk, WordTooLongError, split_chunks
+from transcript_cli.errors import InputError
+from transcript_cli.formats import read_transcript
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input read and chunked."""
+
+    path: Path
+    sha256: str
+    chunks: list[Chunk]
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash, read in blocks so a large file is not held twice."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})") from exc
+    return digest.hexdigest()
+
+
+def load_source(path: Path, chunk_chars: int, context_chars: int) -> Source:
+    """Parse and chunk one input; any problem is an InputError naming the file."""
+    sha = file_sha256(path)
+    transcript = read_transcript(path)
+    try:
+        chunks = split_chunks(transcript.segments, chunk_chars, context_chars)
+    except WordTooLongError as exc:
+        raise InputError(
+            path,
+            f"contains a {exc.length}-character run without spaces, longer than "
+            f"--chunk-chars {chunk_chars} (not a transcript?)",
+        ) from None
+    if not chunks:
+        raise InputError(path, "no transcript text found")
+    return Source(path=path, sha256=sha, chunks=chunks)
