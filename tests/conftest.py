@@ -1,0 +1,126 @@
+"""Shared fixtures: the fake Messages API, a sandboxed CLI runner, transcript makers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fake_anthropic import FakeAnthropic
+
+FAKE_KEY = "sk-ant-test-DO-NOT-LEAK-0123456789"
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as api:
+        yield api
+
+
+def sentences(count: int, start: int = 0) -> str:
+    """Distinct, numbered sentences: each chunk's text (and the fake's reply) is unique."""
+    return " ".join(
+        f"Sentence number {n} says um something about topic {n % 7}."
+        for n in range(start, start + count)
+    )
+
+
+def write_transcript(path: Path, count: int, start: int = 0) -> Path:
+    """A .txt transcript of `count` sentences (about 55 characters each)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sentences(count, start) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Cli:
+    """Runs the real CLI in a subprocess, sandboxed to a temp folder and the fake API."""
+
+    def __init__(self, workdir: Path, base_url: str | None) -> None:
+        self.workdir = workdir
+        self.state_dir = workdir / "state"
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("ANTHROPIC_", "TRANSCRIPT_CLI_"))
+        }
+        self.env.update(
+            {
+                "TRANSCRIPT_CLI_STATE_DIR": str(self.state_dir),
+                "ANTHROPIC_API_KEY": FAKE_KEY,
+                "PYTHONUNBUFFERED": "1",
+                "COLUMNS": "200",
+                "NO_COLOR": "1",
+            }
+        )
+        if base_url:
+            self.env["ANTHROPIC_BASE_URL"] = base_url
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "transcript_cli", *args]
+
+    def __call__(
+        self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> Result:
+        done = subprocess.run(
+            self.command(*args),
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start the CLI without waiting, for signal and crash tests."""
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.workdir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path, fake_api: FakeAnthropic) -> Cli:
+    return Cli(tmp_path, fake_api.url)
+
+
+def wait_for(condition: object, timeout: float = 20.0, interval: float = 0.02) -> None:
+    """Poll `condition()` until true; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def interrupt(proc: subprocess.Popen[str], times: int = 1) -> tuple[int, str, str]:
+    """Send SIGINT `times` times (a little apart) and collect how the process ended."""
+    for n in range(times):
+        if n:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stdout, stderr

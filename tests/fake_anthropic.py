@@ -1,0 +1,239 @@
+"""A scriptable fake of the Anthropic Messages API, served over real HTTP on 127.0.0.1.
+
+The real `anthropic` SDK talks to it through `base_url` / `ANTHROPIC_BASE_URL`, so tests cover the
+SDK, our error conversion and our retries exactly as production runs them.
+
+- Replies are derived from the request: the `<transcript>` part, prefixed with `[clean] `.
+- `latency` delays every reply; `Fault`s script errors, dropped connections, slow or odd replies,
+  either in arrival order (`script`) or for requests whose transcript matches (`fail_when`).
+- Every request is recorded, with the most requests ever in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+_TRANSCRIPT = re.compile(r"<transcript>\n(.*)\n</transcript>", re.S)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "api_error",
+    504: "api_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do instead of (or on top of) a normal reply to one request."""
+
+    status: int | None = None  # answer with this HTTP error and an Anthropic error body
+    message: str = "scripted fault"
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. {"retry-after": "2"}
+    drop: bool = False  # close the connection without answering
+    delay: float = 0.0  # sleep before answering (a slow reply)
+    body: bytes | None = None  # raw 200 body instead of a message (e.g. invalid JSON)
+    text: str | None = None  # reply text instead of the derived one (e.g. "")
+    stop_reason: str | None = None  # e.g. "max_tokens"
+    error_code: str | None = None  # Anthropic error `type` override (spend limits etc.)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request as the server saw it."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    transcript: str
+    started: float
+    finished: float = 0.0
+
+
+def reply_text(transcript: str) -> str:
+    """The deterministic reply to a chunk, so tests can compute expected outputs."""
+    return f"[clean] {transcript}"
+
+
+class FakeAnthropic:
+    """Start with `with FakeAnthropic() as api:`; point the SDK at `api.url`."""
+
+    def __init__(self, *, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.requests: list[Recorded] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._script: list[Fault | None] = []
+        self._rules: list[tuple[Callable[[str], bool], Fault, list[int]]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FakeAnthropic:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- scripting ---
+
+    def script(self, *faults: Fault | None) -> None:
+        """Apply these to the next requests in arrival order; None means a normal reply."""
+        with self._lock:
+            self._script.extend(faults)
+
+    def fail_when(self, match: str | Callable[[str], bool], fault: Fault, times: int = 1) -> None:
+        """Apply `fault` to the first `times` requests whose transcript matches (-1: always)."""
+        predicate = (lambda t: match in t) if isinstance(match, str) else match
+        with self._lock:
+            self._rules.append((predicate, fault, [times]))
+
+    def transcripts(self) -> list[str]:
+        """Transcript parts of the message requests received, in arrival order."""
+        return [r.transcript for r in self.requests if r.path.endswith("/messages")]
+
+    # --- serving ---
+
+    def _pick_fault(self, transcript: str) -> Fault | None:
+        with self._lock:
+            for predicate, fault, left in self._rules:
+                if left[0] != 0 and predicate(transcript):
+                    left[0] -= 1
+                    return fault
+            if self._script:
+                return self._script.pop(0)
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                fake._serve(self)
+
+        return Handler
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        raw = handler.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {}
+        user = ""
+        for message in body.get("messages", []):
+            content = message.get("content")
+            user += content if isinstance(content, str) else json.dumps(content)
+        found = _TRANSCRIPT.search(user)
+        transcript = found.group(1) if found else user
+        started = time.monotonic()
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            index = len(self.requests)
+            self.requests.append(
+                Recorded(
+                    path=handler.path,
+                    headers={k.lower(): v for k, v in handler.headers.items()},
+                    body=body,
+                    transcript=transcript,
+                    started=started,
+                )
+            )
+        try:
+            self._answer(handler, body, transcript)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                rec = self.requests[index]
+                self.requests[index] = Recorded(
+                    rec.path, rec.headers, rec.body, rec.transcript, rec.started, time.monotonic()
+                )
+
+    def _answer(
+        self, handler: BaseHTTPRequestHandler, body: dict[str, Any], transcript: str
+    ) -> None:
+        fault = self._pick_fault(transcript) or Fault()
+        delay = self.latency + fault.delay
+        if delay:
+            time.sleep(delay)
+        if fault.drop:
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        if fault.status is not None:
+            kind = fault.error_code or ERROR_TYPES.get(fault.status, "api_error")
+            payload = {"type": "error", "error": {"type": kind, "message": fault.message}}
+            self._send(handler, fault.status, json.dumps(payload).encode(), fault.headers)
+            return
+        if fault.body is not None:
+            self._send(handler, 200, fault.body, fault.headers)
+            return
+        text = reply_text(transcript) if fault.text is None else fault.text
+        system = body.get("system", "")
+        prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
+        message = {
+            "id": f"msg_{len(self.requests)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "unknown"),
+            "content": [{"type": "text", "text": text}] if text else [],
+            "stop_reason": fault.stop_reason or "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": max(1, (prompt_chars + len(transcript)) // 4),
+                "output_tokens": max(1, len(text) // 4),
+            },
+        }
+        self._send(handler, 200, json.dumps(message).encode(), fault.headers)
+
+    @staticmethod
+    def _send(
+        handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str]
+    ) -> None:
+        try:
+            handler.send_response(status)
+            handler.send_header("content-type", "application/json")
+            handler.send_header("content-length", str(len(payload)))
+            handler.send_header("request-id", "req_fake")
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout, or a second Ctrl-C): nothing to answer

@@ -1,0 +1,134 @@
+"""Splitting a transcript into chunks of bounded size at sentence or cue boundaries.
+
+Deterministic: the same segments and settings always give the same chunks, which is what lets a
+resumed job match stored results to chunks by index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
+# A chunk is cut at the last sentence end if that keeps at least this share of it; otherwise at
+# the last cue or word boundary that fits, so caption text without punctuation still chunks well.
+_MIN_FILL = 0.5
+
+
+class WordTooLongError(ValueError):
+    """A run of text without spaces is longer than a chunk may be."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"a {length}-character word does not fit in a chunk")
+        self.length = length
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One piece of a transcript to send, with the read-only tail of the piece before it."""
+
+    index: int
+    text: str
+    context: str
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    new_line: bool  # starts a new segment, so it is joined with a line break
+    sentence_end: bool
+
+
+def _units(segments: Sequence[str], limit: int) -> Iterator[_Unit]:
+    """Sentences of each segment; a sentence longer than `limit` is cut between words."""
+    for segment in segments:
+        first = True
+        for sentence in _split_sentences(segment):
+            for piece in _split_words(sentence, limit):
+                yield _Unit(piece, first, bool(_ENDS_SENTENCE.search(piece)))
+                first = False
+
+
+def _split_sentences(segment: str) -> list[str]:
+    pieces = []
+    start = 0
+    for match in _SENTENCE_END.finditer(segment):
+        pieces.append(segment[start : match.start()] + match.group(0).strip())
+        start = match.end()
+    pieces.append(segment[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _split_words(sentence: str, limit: int) -> Iterator[str]:
+    if len(sentence) <= limit:
+        yield sentence
+        return
+    current = ""
+    for word in sentence.split():
+        if len(word) > limit:
+            raise WordTooLongError(len(word))
+        if current and len(current) + 1 + len(word) > limit:
+            yield current
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        yield current
+
+
+def _join(units: Sequence[_Unit]) -> str:
+    parts: list[str] = []
+    for n, unit in enumerate(units):
+        if n:
+            parts.append("\n" if unit.new_line else " ")
+        parts.append(unit.text)
+    return "".join(parts)
+
+
+def context_tail(text: str, size: int) -> str:
+    """The last `size` characters of `text`, not starting mid-word."""
+    if size <= 0 or not text:
+        return ""
+    if len(text) <= size:
+        return text
+    tail = text[-size:]
+    if not text[-size - 1].isspace():
+        _, _, tail = tail.partition(" ")
+    return tail.strip()
+
+
+def split_chunks(segments: Sequence[str], chunk_chars: int, context_chars: int) -> list[Chunk]:
+    """Pack units greedily into chunks of at most `chunk_chars`, preferring sentence ends."""
+    units = list(_units(segments, chunk_chars))
+    chunks: list[Chunk] = []
+    start = 0
+    previous = ""
+    while start < len(units):
+        end = start
+        size = 0
+        while end < len(units):
+            extra = len(units[end].text) + (1 if end > start else 0)
+            if size + extra > chunk_chars:
+                break
+            size += extra
+            end += 1
+        if end < len(units):
+            end = _best_cut(units, start, end, chunk_chars)
+        text = _join(units[start:end])
+        chunks.append(Chunk(len(chunks), text, context_tail(previous, context_chars)))
+        previous = text
+        start = end
+    return chunks
+
+
+def _best_cut(units: Sequence[_Unit], start: int, end: int, chunk_chars: int) -> int:
+    """The last sentence end in [start, end) that keeps the chunk at least half full, else end."""
+    size = 0
+    best = end
+    for n in range(start, end):
+        size += len(units[n].text) + (1 if n > start else 0)
+        if units[n].sentence_end and size >= chunk_chars * _MIN_FILL:
+            best = n + 1
+    return best

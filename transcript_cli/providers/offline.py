@@ -1,0 +1,116 @@
+"""A rule-based cleaner that needs no network: for demos, engine tests and people without a key.
+
+It does what rules can do (fillers, stutters, repeated words, whitespace, sentence case,
+paragraphs) and nothing an LLM would be needed for. Deterministic, so outputs are comparable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from transcript_cli.providers.base import ChunkRequest, Completion
+
+OFFLINE_MODEL = "rules-1"
+
+# A new turn: "Name: ", or the "- " / ">> " that subtitles use for a change of speaker.
+_TURN = re.compile(r"^\s*(?:(?:>>|-)\s+|([A-Z][\w .'-]{0,30}):\s+)")
+_SOUND_TAG = re.compile(r"\[(?:music|applause|laughter|laughs|inaudible|silence|noise)\]", re.I)
+_FILLER = re.compile(
+    r"(?:,\s*)?(?<![\w'-])(?:u+m+|u+h+|e+r+m+|e+r+|a+h+|h+m+|m+h+m+|uh-huh)(?![\w'-])(?:\s*,)?",
+    re.I,
+)
+# "th-the", "we-we": a cut-off start of the word that follows. Real prefixes are left alone.
+_STUTTER = re.compile(r"\b(?!(?:re|co|pre|non|un|de|ex|bi|mid|pro|sub)-)(\w{1,3})-(?=\1)", re.I)
+_REPEAT = re.compile(r"\b(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
+_REPEAT_PAIR = re.compile(r"\b(\w+(?:'\w+)?\s+\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
+# Captions without punctuation have no sentences to group: break them every so many words.
+_WORDS_PER_BARE_PARAGRAPH = 80
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
+_DOUBLE_PUNCT = re.compile(r"([,;:])\s*([,.!?;:])")
+_LEADING_PUNCT = re.compile(r"^[\s,.;:]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCES_PER_PARAGRAPH = 5
+
+
+def _tokens(text: str) -> int:
+    """A rough token count (about four characters each) so status shows something sensible."""
+    return max(1, len(text) // 4)
+
+
+def _clean_flow(text: str) -> str:
+    text = _SOUND_TAG.sub(" ", text)
+    text = _FILLER.sub(" ", text)
+    text = _STUTTER.sub("", text)
+    text = _REPEAT_PAIR.sub(r"\1", text)
+    text = _REPEAT.sub(r"\1", text)
+    text = re.sub(r"\s+", " ", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _DOUBLE_PUNCT.sub(r"\2", text)
+    text = _LEADING_PUNCT.sub("", text).strip()
+    text = re.sub(r"\bi\b", "I", text)
+    return _sentence_case(text)
+
+
+def _sentence_case(text: str) -> str:
+    out = []
+    capital = True
+    for char in text:
+        if capital and char.isalpha():
+            out.append(char.upper())
+            capital = False
+            continue
+        out.append(char)
+        if char in ".!?":
+            capital = True
+    return "".join(out)
+
+
+def _paragraphs(text: str) -> list[str]:
+    sentences = [s for s in _SENTENCE.split(text) if s]
+    if len(sentences) == 1:
+        words = text.split(" ")
+        step = _WORDS_PER_BARE_PARAGRAPH
+        return [" ".join(words[n : n + step]) for n in range(0, len(words), step)]
+    return [
+        " ".join(sentences[n : n + _SENTENCES_PER_PARAGRAPH])
+        for n in range(0, len(sentences), _SENTENCES_PER_PARAGRAPH)
+    ]
+
+
+def clean_text(source: str) -> str:
+    """Clean one chunk of transcript; speaker turns start new paragraphs."""
+    turns: list[tuple[str, list[str]]] = [("", [])]
+    for line in source.splitlines():
+        match = _TURN.match(line)
+        if match:
+            turns.append((match.group(1) or "", [line[match.end() :]]))
+        else:
+            turns[-1][1].append(line)
+    blocks = []
+    for speaker, lines in turns:
+        body = _clean_flow(" ".join(lines))
+        if not body:
+            continue
+        paragraphs = _paragraphs(body)
+        if speaker:
+            paragraphs[0] = f"{speaker}: {paragraphs[0]}"
+        blocks.extend(paragraphs)
+    return "\n\n".join(blocks)
+
+
+class OfflineProvider:
+    """Cleans with rules only; ignores the prompt, reads the chunk's raw source."""
+
+    name = "offline"
+
+    def __init__(self, model: str = OFFLINE_MODEL) -> None:
+        self.model = model
+
+    def complete(self, request: ChunkRequest) -> Completion:
+        text = clean_text(request.source)
+        return Completion(
+            text=text or request.source.strip(),
+            input_tokens=_tokens(request.system) + _tokens(request.user),
+            output_tokens=_tokens(text),
+            model=self.model,
+        )
