@@ -52,7 +52,7 @@ class Fault:
     body: bytes | None = None  # raw 200 body instead of a message (e.g. invalid JSON)
     text: str | None = None  # reply text instead of the derived one (e.g. "")
     stop_reason: str | None = None  # e.g. "max_tokens"
-    error_code: str | None = None  # Anthropic error `type` override (spend limits etc.)
+    error_code: str | None = None  # `error.details.error_code`, e.g. a spend limit's
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ class FakeAnthropic:
         self._rules: list[tuple[Callable[[str], bool], Fault, list[int]]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -197,8 +199,11 @@ class FakeAnthropic:
             handler.connection.close()
             return
         if fault.status is not None:
-            kind = fault.error_code or ERROR_TYPES.get(fault.status, "api_error")
-            payload = {"type": "error", "error": {"type": kind, "message": fault.message}}
+            kind = ERROR_TYPES.get(fault.status, "api_error")
+            error: dict[str, Any] = {"type": kind, "message": fault.message}
+            if fault.error_code:
+                error["details"] = {"error_code": fault.error_code}
+            payload = {"type": "error", "error": error}
             self._send(handler, fault.status, json.dumps(payload).encode(), fault.headers)
             return
         if fault.body is not None:

@@ -208,7 +208,8 @@ def load(job_dir: Path) -> JobState:
         raise CheckpointError(path, f"cannot read checkpoint ({exc.strerror})") from exc
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # RecursionError: deeply nested garbage overflows the parser; it is damage like any other.
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         problem = (
             "checkpoint is empty" if not raw.strip() else f"checkpoint is not valid JSON ({exc})"
         )

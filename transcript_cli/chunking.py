@@ -94,8 +94,10 @@ def context_tail(text: str, size: int) -> str:
     if len(text) <= size:
         return text
     tail = text[-size:]
-    if not text[-size - 1].isspace():
-        _, _, tail = tail.partition(" ")
+    if not text[-size - 1].isspace() and not tail[0].isspace():
+        # Drop the cut word up to any whitespace: caption chunks join their lines with "\n".
+        parts = tail.split(maxsplit=1)
+        tail = parts[1] if len(parts) == 2 else ""
     return tail.strip()
 
 

@@ -6,6 +6,7 @@ the removal of the rolling duplicates that YouTube auto-captions repeat from cue
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import srt
 import webvtt
-from webvtt.errors import MalformedFileError
+from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from transcript_cli.errors import InputError
 
@@ -78,7 +79,7 @@ def read_transcript(path: Path) -> Transcript:
     elif suffix == ".json":
         segments = _whisper_segments(path, text)
     elif suffix == ".txt":
-        segments = [line for line in (_clean_line(x) for x in text.splitlines()) if line]
+        segments = [line for line in (_plain_line(x) for x in text.splitlines()) if line]
     else:
         raise InputError(path, f"unknown transcript type '{path.suffix or '(none)'}'")
     if not segments:
@@ -95,28 +96,54 @@ def _read_text(path: Path) -> str:
         raise InputError(path, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror})") from exc
-    if not raw.strip():
-        raise InputError(path, "file is empty")
-    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    encoding = _encoding(raw)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise InputError(
-            path, f"not UTF-8 text (undecodable byte at offset {exc.start}); convert it to UTF-8"
+            path,
+            f"not {encoding.removesuffix('-sig').upper()} text (undecodable byte at offset "
+            f"{exc.start}); convert it to UTF-8",
         ) from None
+    # After decoding, so a file holding only a BOM or UTF-16 blanks counts as empty too.
+    if not text.strip():
+        raise InputError(path, "file is empty")
     if "\x00" in text:
         raise InputError(path, "binary data, not a transcript")
     return text
 
 
+def _encoding(raw: bytes) -> str:
+    """UTF-8 unless a byte-order mark says otherwise (UTF-32's marks begin like UTF-16's)."""
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
 def _clean_line(line: str) -> str:
+    """A caption line as text: markup tags dropped, entities unescaped, spaces collapsed."""
     return _SPACES.sub(" ", html.unescape(_TAG.sub("", line))).strip()
+
+
+def _plain_line(line: str) -> str:
+    """Plain-text formats hold no markup: "x < y" and "AT&amp;T" stay as written."""
+    return " ".join(line.split())
 
 
 def _srt_cues(path: Path, text: str) -> list[str]:
     try:
         subtitles = list(srt.parse(text))
-    except (srt.SRTParseError, ValueError) as exc:
+    except srt.SRTParseError as exc:
+        # The library's message is a character offset and a repr of the rest of the file.
+        line = text.count("\n", 0, exc.expected_start) + 1
+        bad = exc.unmatched_content.strip().splitlines()
+        shown = repr(bad[0][:60]) if bad else "(blank)"
+        raise InputError(
+            path, f"malformed SRT (cannot parse the block at line {line}: {shown})"
+        ) from None
+    except ValueError as exc:
         raise InputError(path, f"malformed SRT ({_first_line(exc)})") from None
     if not subtitles:
         raise InputError(path, "malformed SRT (no subtitle blocks found)")
@@ -124,9 +151,11 @@ def _srt_cues(path: Path, text: str) -> list[str]:
 
 
 def _vtt_cues(path: Path, text: str) -> list[str]:
+    if not text.startswith("WEBVTT"):
+        raise InputError(path, "malformed WebVTT (the first line must start with WEBVTT)")
     try:
         captions = webvtt.from_string(text).captions
-    except MalformedFileError as exc:
+    except (MalformedFileError, MalformedCaptionError) as exc:
         raise InputError(path, f"malformed WebVTT ({_first_line(exc)})") from None
     if not captions:
         raise InputError(path, "malformed WebVTT (no cues found)")
@@ -138,6 +167,12 @@ def _whisper_segments(path: Path, text: str) -> list[str]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(path, "invalid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        # An integer longer than Python converts by default; the rest of its message is advice
+        # for programmers.
+        raise InputError(path, f"invalid JSON ({_first_line(exc).split(';')[0]})") from None
     segments = data.get("segments") if isinstance(data, dict) else None
     if not isinstance(segments, list):
         raise InputError(path, 'not a Whisper transcript (expected {"segments": [...]})')
@@ -145,7 +180,7 @@ def _whisper_segments(path: Path, text: str) -> list[str]:
     for n, seg in enumerate(segments):
         if not isinstance(seg, dict) or not isinstance(seg.get("text"), str):
             raise InputError(path, f"segment {n} has no text string")
-        line = _clean_line(seg["text"])
+        line = _plain_line(seg["text"])
         if line:
             lines.append(line)
     return lines

@@ -87,6 +87,12 @@ def start(
         existing = store.load(job_id)
         if existing.status == "completed":
             return Outcome(existing, already_done=True)
+        if store.is_running(job_id):
+            # Not "unfinished, resume it?": another process holds it, and resume would be refused.
+            raise JobLockedError(
+                f"job '{job_id}' is being processed by another transcript-cli process; "
+                "wait for it, or stop it with Ctrl-C"
+            )
         if existing.settings != spec.settings or [i.path for i in existing.inputs] != [
             i.path for i in planned
         ]:
@@ -111,7 +117,10 @@ def start(
             on_event=on_event,
             concurrency=spec.options.concurrency,
         )
-        return Outcome(processor.run())
+        try:
+            return Outcome(processor.run())
+        finally:
+            provider.close()
 
 
 def resume(
@@ -143,7 +152,10 @@ def resume(
             on_event=on_event,
             concurrency=state.options.concurrency,
         )
-        return Outcome(processor.run(resumed=True))
+        try:
+            return Outcome(processor.run(resumed=True))
+        finally:
+            provider.close()
 
 
 def merge_options(base: Options, **overrides: float | int | None) -> Options:

@@ -25,7 +25,6 @@ from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.processor import Control, pause_message
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
 from transcript_cli.providers import PROVIDERS, default_model
-from transcript_cli.providers.anthropic import DEFAULT_TIMEOUT
 from transcript_cli.report import job_view
 from transcript_cli.retry import DEFAULT_MAX_RETRIES
 from transcript_cli.runner import Existing, Outcome, RunSpec, merge_options, pick_resumable
@@ -49,6 +48,14 @@ TimeoutOption = Annotated[
     float | None,
     typer.Option("--timeout", min=1.0, help="Seconds one API request may take."),
 ]
+
+
+def _default_timeout() -> float:
+    # Imported here, not at the top: the SDK takes about a second to load, which `status` and
+    # `clear` should not pay (every command imports this module).
+    from transcript_cli.providers.anthropic import DEFAULT_TIMEOUT
+
+    return DEFAULT_TIMEOUT
 
 
 def _finish(store: JobStore, outcome: Outcome, *, as_json: bool, quiet: bool) -> None:
@@ -193,7 +200,7 @@ def run(
     options = Options(
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-        timeout=timeout or DEFAULT_TIMEOUT,
+        timeout=timeout or _default_timeout(),
     )
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)

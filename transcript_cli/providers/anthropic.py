@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping
 
 import anthropic
+from anthropic import APIResponse
+from anthropic.types import Message
 
 from transcript_cli.errors import (
     MissingApiKeyError,
@@ -84,9 +86,21 @@ class AnthropicProvider:
                 messages=[{"role": "user", "content": request.user}],
                 timeout=self._timeout,
             )
-            message = raw.parse()
         except anthropic.APIError as exc:
             raise self._convert(exc) from None
+        try:
+            return self._completion(raw)
+        except anthropic.APIError as exc:
+            raise self._convert(exc) from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            # A 200 whose body is cut off, not JSON, or not a message: the next try may be fine.
+            raise TransientProviderError(
+                self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
+            ) from None
+
+    @staticmethod
+    def _completion(raw: APIResponse[Message]) -> Completion:
+        message = raw.parse()
         text = "".join(block.text for block in message.content if block.type == "text")
         usage = message.usage
         input_tokens = (
@@ -102,6 +116,10 @@ class AnthropicProvider:
             stop_reason=str(message.stop_reason or ""),
             headers={k.lower(): v for k, v in raw.headers.items()},
         )
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._client.close()
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]") if self._secret else text

@@ -42,3 +42,6 @@ class Provider(Protocol):
     model: str
 
     def complete(self, request: ChunkRequest) -> Completion: ...
+
+    def close(self) -> None:
+        """Release connections; called once the job stops using the provider."""

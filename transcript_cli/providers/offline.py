@@ -106,6 +106,9 @@ class OfflineProvider:
     def __init__(self, model: str = OFFLINE_MODEL) -> None:
         self.model = model
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def complete(self, request: ChunkRequest) -> Completion:
         text = clean_text(request.source)
         return Completion(
