@@ -1,0 +1,180 @@
+"""The chunk processor with a scripted in-process provider: ordering, concurrency, recovery."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_transcript
+from transcript_cli import checkpoint
+from transcript_cli.checkpoint import Options, Settings
+from transcript_cli.chunkset import ChunkSet
+from transcript_cli.errors import Paused
+from transcript_cli.events import ChunkFinished, Event
+from transcript_cli.job import JobStore, new_state, plan_inputs
+from transcript_cli.processor import Control, Processor
+from transcript_cli.providers.base import ChunkRequest, Completion
+from transcript_cli.results import ResultStore
+from transcript_cli.retry import RetryPolicy
+
+SETTINGS = Settings(
+    provider="scripted",
+    model="scripted-1",
+    prompt_name="clean",
+    prompt_text="Clean part {{chunk_number}} of {{chunk_count}}.",
+    language="English",
+    title=None,
+    chunk_chars=400,
+    context_chars=100,
+    max_tokens=1000,
+)
+OPTIONS = Options(concurrency=1, max_retries=2, timeout=10.0)
+
+
+class ScriptedProvider:
+    """Upper-cases the chunk after a random short delay; records concurrency and calls."""
+
+    name = "scripted"
+    model = "scripted-1"
+
+    def __init__(self, *, jitter: float = 0.0, seed: int = 0) -> None:
+        self.jitter = jitter
+        self.random = random.Random(seed)
+        self.sources: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.lock = threading.Lock()
+
+    def complete(self, request: ChunkRequest) -> Completion:
+        with self.lock:
+            self.sources.append(request.source)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            delay = self.random.random() * self.jitter
+        time.sleep(delay)
+        with self.lock:
+            self.in_flight -= 1
+        return Completion(
+            text=request.source.upper(), input_tokens=10, output_tokens=5, model=self.model
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _setup(tmp_path: Path, files: int = 3, sentences: int = 30) -> tuple[JobStore, list[Path]]:
+    inputs = [
+        write_transcript(tmp_path / "in" / f"part{n}.txt", sentences, start=n * 1000)
+        for n in range(files)
+    ]
+    return JobStore(tmp_path / "state"), inputs
+
+
+def _run(
+    store: JobStore,
+    inputs: list[Path],
+    out: Path,
+    provider: ScriptedProvider,
+    *,
+    concurrency: int = 1,
+    control: Control | None = None,
+    on_event: object = None,
+) -> None:
+    planned = plan_inputs(inputs, SETTINGS, out)
+    state = new_state("job", SETTINGS, OPTIONS, planned)
+    with store.locked("job"):
+        store.save(state)
+        Processor(
+            store,
+            state,
+            provider,
+            policy=RetryPolicy(),
+            control=control,
+            concurrency=concurrency,
+            on_event=on_event or (lambda e: None),  # type: ignore[arg-type]
+        ).run()
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_outputs_are_identical_whatever_the_concurrency(tmp_path: Path) -> None:
+    store, inputs = _setup(tmp_path)
+    serial = ScriptedProvider()
+    _run(store, inputs, tmp_path / "out1", serial)
+    store.remove("job")
+    parallel = ScriptedProvider(jitter=0.01, seed=3)
+    _run(store, inputs, tmp_path / "out8", parallel, concurrency=8)
+    assert _outputs(tmp_path / "out1") == _outputs(tmp_path / "out8")
+    assert sorted(serial.sources) == sorted(parallel.sources)
+    assert len(parallel.sources) == len(set(parallel.sources))  # nothing sent twice
+    assert 1 < parallel.max_in_flight <= 8
+    assert serial.max_in_flight == 1
+    text = (tmp_path / "out1" / "part0.md").read_text(encoding="utf-8")
+    assert text.startswith("SENTENCE NUMBER 0 SAYS") and text.endswith(".\n")
+
+
+def test_state_after_completion_is_compact(tmp_path: Path) -> None:
+    store, inputs = _setup(tmp_path, files=2)
+    _run(store, inputs, tmp_path / "out", ScriptedProvider())
+    state = checkpoint.load(store.job_dir("job"))
+    assert state.status == "completed"
+    assert state.chunks_done == state.chunks_total
+    assert all(i.written for i in state.inputs)
+    assert state.input_tokens == 10 * state.chunks_total
+    # Stored chunk texts are gone; the compact record stays.
+    assert not (store.job_dir("job") / "chunks").exists()
+
+
+def test_pause_lets_the_chunk_in_flight_finish_and_checkpoints_it(tmp_path: Path) -> None:
+    store, inputs = _setup(tmp_path, files=1, sentences=60)
+    control = Control()
+    seen: list[ChunkFinished] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkFinished):
+            seen.append(event)
+            if event.job_done == 3:
+                control.pause.set()
+
+    with pytest.raises(Paused) as caught:
+        _run(
+            store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
+        )
+    assert "Paused at chunk 4/" in caught.value.message
+    state = checkpoint.load(store.job_dir("job"))
+    assert state.status == "paused"
+    assert state.chunks_done == 3 == len(seen)
+
+
+def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path) -> None:
+    """A crash between storing a result and rewriting the checkpoint loses nothing."""
+    store, inputs = _setup(tmp_path, files=1)
+    control = Control()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkFinished) and event.job_done == 2:
+            control.pause.set()
+
+    with pytest.raises(Paused):
+        _run(
+            store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
+        )
+    state = checkpoint.load(store.job_dir("job"))
+    # Forget chunk 1 in the checkpoint, as if the process died right after storing its result.
+    item = state.inputs[0]
+    kept = ResultStore(store.job_dir("job")).get(0, 1)
+    assert kept is not None
+    item.done = ChunkSet.from_ranges([[0, 1]])
+    store.save(state)
+
+    again = ScriptedProvider()
+    with store.locked("job"):
+        Processor(store, state, again, policy=RetryPolicy()).run(resumed=True)
+    assert kept.text.lower() not in [s.lower() for s in again.sources]
+    assert len(again.sources) == item.chunk_count - 2
