@@ -1,0 +1,121 @@
+"""The shared pacer: adaptive in-flight limit, global pause on throttles, rate buckets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from transcript_cli.pacing import Pacer, PacingPolicy, TokenBucket, parse_reset
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cancel_after(seconds: float) -> threading.Event:
+    event = threading.Event()
+    threading.Timer(seconds, event.set).start()
+    return event
+
+
+def test_in_flight_never_exceeds_the_limit() -> None:
+    pacer = Pacer(PacingPolicy(max_in_flight=3))
+    never = threading.Event()
+    tickets = [pacer.acquire(10, never) for _ in range(3)]
+    assert all(tickets) and pacer.in_flight == 3
+    assert pacer.acquire(10, _cancel_after(0.1)) is None  # a fourth must wait
+    ticket = tickets[0]
+    assert ticket is not None
+    pacer.release(ticket)
+    assert pacer.acquire(10, _cancel_after(0.5)) is not None
+
+
+def test_throttle_halves_the_limit_once_per_episode_and_success_grows_it_back() -> None:
+    clock = Clock()
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock)
+    never = threading.Event()
+    tickets = [pacer.acquire(1, never) for _ in range(8)]
+    # Every request in flight comes back 429: the limit is cut once, not eight times.
+    for ticket in tickets:
+        assert ticket is not None
+        pacer.release(ticket, throttled=True, retry_after=0.0)
+    assert pacer.limit == 4.0
+    assert pacer.throttles == 8
+    # A request sent after the cut that is throttled again cuts again.
+    clock.now += 1
+    again = pacer.acquire(1, never)
+    assert again is not None
+    pacer.release(again, throttled=True, retry_after=0.0)
+    assert pacer.limit == 2.0
+    # Additive increase: about +1 per window of `limit` successes, capped at the maximum.
+    for _ in range(200):
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None
+        pacer.release(ticket)
+    assert pacer.limit == 8.0
+
+
+def test_retry_after_holds_back_every_worker() -> None:
+    pacer = Pacer(PacingPolicy(max_in_flight=4))
+    never = threading.Event()
+    first = pacer.acquire(1, never)
+    assert first is not None
+    pacer.release(first, throttled=True, retry_after=0.3)
+    started = time.monotonic()
+    second = pacer.acquire(1, never)
+    assert second is not None
+    assert time.monotonic() - started >= 0.28
+
+
+def test_rpm_cap_spaces_requests() -> None:
+    clock = Clock()
+    pacer = Pacer(PacingPolicy(max_in_flight=10, rpm=60), clock=clock)
+    never = threading.Event()
+    for _ in range(60):  # the bucket starts full: a minute's worth may go at once
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None
+        pacer.release(ticket)
+    assert pacer.acquire(1, _cancel_after(0.15)) is None  # empty until time passes
+    clock.now += 1.0  # one request per second refills
+    assert pacer.acquire(1, _cancel_after(0.5)) is not None
+
+
+def test_server_headers_teach_the_bucket_its_rate() -> None:
+    clock = Clock()
+    wall = 1_700_000_000.0
+    pacer = Pacer(PacingPolicy(max_in_flight=16), clock=clock, wall=lambda: wall)
+    never = threading.Event()
+    ticket = pacer.acquire(1, never)
+    assert ticket is not None
+    reset = datetime.fromtimestamp(wall, UTC) + timedelta(seconds=0.5)
+    pacer.release(
+        ticket,
+        headers={
+            "anthropic-ratelimit-requests-limit": "20",
+            "anthropic-ratelimit-requests-remaining": "0",
+            "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z"),
+        },
+    )
+    assert pacer.acquire(1, _cancel_after(0.15)) is None  # the server has nothing left
+    clock.now += 0.05  # 20 missing in 0.5 s: one request per 0.025 s
+    assert pacer.acquire(1, _cancel_after(0.5)) is not None
+
+
+def test_token_bucket_math() -> None:
+    bucket = TokenBucket(capacity=10, rate=2.0, now=0.0)
+    bucket.take(10, 0.0)
+    assert bucket.wait_for(4, 0.0) == pytest.approx(2.0)
+    assert bucket.wait_for(4, 2.0) == 0.0
+    assert bucket.wait_for(50, 2.0) == pytest.approx(3.0)  # never more than a full bucket
+
+
+def test_parse_reset() -> None:
+    assert parse_reset("2026-01-01T00:00:10Z", datetime(2026, 1, 1, tzinfo=UTC).timestamp()) == 10
+    assert parse_reset("not a date", 0.0) is None

@@ -1,0 +1,203 @@
+"""Pacing shared by every worker of a job: how many requests may be in flight, and when.
+
+Three mechanisms, each small:
+- an adaptive in-flight limit (additive increase, multiplicative decrease on 429/529), so a long
+  job settles just under the account's limit instead of hammering it;
+- a global pause: a 429/529 with `retry-after` holds back every worker, not just the one hit;
+- token buckets: the user's `--rpm` / `--tpm` caps, and the account's own limits as the
+  `anthropic-ratelimit-*` response headers describe them (limit, remaining, reset).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+_POLL = 0.05
+# The header families we pace by; "tokens" is input+output, the others are per direction.
+_HEADER_BUCKETS = ("requests", "tokens", "input-tokens")
+
+
+@dataclass(frozen=True)
+class PacingPolicy:
+    """Plain data, so a test can read what the engine will do."""
+
+    max_in_flight: int = 4  # --concurrency
+    rpm: int | None = None  # --rpm: requests per minute cap
+    tpm: int | None = None  # --tpm: tokens per minute cap (input + output)
+    min_in_flight: int = 1
+    decrease: float = 0.5  # multiplicative decrease on a throttle
+    throttle_pause: float = 1.0  # global pause after a throttle that names no retry-after
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One request's permission to go; handed back with what happened."""
+
+    sent_at: float
+    tokens: int
+
+
+class TokenBucket:
+    """A bucket that refills at `rate` per second up to `capacity`."""
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.level = capacity
+        self.updated = now
+
+    def _refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until `amount` is available (0 if now); never more than a full refill."""
+        self._refill(now)
+        need = min(amount, self.capacity) - self.level
+        if need <= 0:
+            return 0.0
+        return need / self.rate if self.rate > 0 else _POLL
+
+    def take(self, amount: float, now: float) -> None:
+        self._refill(now)
+        self.level -= amount
+
+    def sync(self, limit: float, remaining: float, reset_in: float | None, now: float) -> None:
+        """Adopt what the server says: its capacity, its level, and its refill rate.
+
+        The refill rate is read off the time the server needs to fill the gap (limit - remaining
+        by `reset`), which holds for per-minute limits and any other window alike.
+        """
+        self._refill(now)
+        self.capacity = max(1.0, limit)
+        if reset_in is not None and reset_in > 0 and remaining < limit:
+            self.rate = (limit - remaining) / reset_in
+        self.level = min(self.level, remaining)
+
+
+def parse_reset(value: str, now_wall: float) -> float | None:
+    """Seconds until an RFC 3339 `reset` time (what Anthropic sends), or None if unreadable."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, when.timestamp() - now_wall)
+
+
+class Pacer:
+    """Thread-safe gate every request passes through: `acquire` before, `release` after."""
+
+    def __init__(
+        self,
+        policy: PacingPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.wall = wall
+        self.limit = float(policy.max_in_flight)
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.throttles = 0
+        self._last_decrease = -math.inf
+        self._cond = threading.Condition()
+        now = clock()
+        self._caps: dict[str, TokenBucket] = {}
+        if policy.rpm:
+            self._caps["requests"] = TokenBucket(policy.rpm, policy.rpm / 60.0, now)
+        if policy.tpm:
+            self._caps["tokens"] = TokenBucket(policy.tpm, policy.tpm / 60.0, now)
+        self._server: dict[str, TokenBucket] = {}
+
+    def _amounts(self, tokens: int) -> dict[str, float]:
+        return {"requests": 1.0, "tokens": float(tokens), "input-tokens": tokens / 2.0}
+
+    def _wait_needed(self, tokens: int, now: float) -> float | None:
+        """0 if a request may go now, seconds to wait, or None to wait for a release."""
+        if self.in_flight >= max(self.policy.min_in_flight, math.floor(self.limit)):
+            return None
+        wait = max(0.0, self.paused_until - now)
+        amounts = self._amounts(tokens)
+        for buckets in (self._caps, self._server):
+            for name, bucket in buckets.items():
+                wait = max(wait, bucket.wait_for(amounts[name], now))
+        return wait
+
+    def acquire(self, tokens: int, cancel: threading.Event) -> Ticket | None:
+        """Block until a request may be sent; None if `cancel` was set first."""
+        with self._cond:
+            while not cancel.is_set():
+                now = self.clock()
+                wait = self._wait_needed(tokens, now)
+                if wait == 0.0:
+                    amounts = self._amounts(tokens)
+                    for buckets in (self._caps, self._server):
+                        for name, bucket in buckets.items():
+                            bucket.take(amounts[name], now)
+                    self.in_flight += 1
+                    return Ticket(sent_at=now, tokens=tokens)
+                self._cond.wait(_POLL if wait is None else min(wait, _POLL))
+        return None
+
+    def release(
+        self,
+        ticket: Ticket,
+        *,
+        throttled: bool = False,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        tokens_used: int | None = None,
+    ) -> None:
+        """Account for a finished request; a throttle slows everyone, a success speeds up."""
+        with self._cond:
+            now = self.clock()
+            self.in_flight -= 1
+            if headers:
+                self._sync(headers, now)
+            if tokens_used is not None and "tokens" in self._caps:
+                self._caps["tokens"].take(tokens_used - ticket.tokens, now)
+            if throttled:
+                self.throttles += 1
+                pause = self.policy.throttle_pause if retry_after is None else retry_after
+                self.paused_until = max(self.paused_until, now + pause)
+                # Requests sent before the last decrease saw the old limit: one cut per episode.
+                if ticket.sent_at > self._last_decrease:
+                    self.limit = max(
+                        float(self.policy.min_in_flight), self.limit * self.policy.decrease
+                    )
+                    self._last_decrease = now
+            else:
+                self.limit = min(float(self.policy.max_in_flight), self.limit + 1.0 / self.limit)
+            self._cond.notify_all()
+
+    def _sync(self, headers: Mapping[str, str], now: float) -> None:
+        for name in _HEADER_BUCKETS:
+            prefix = f"anthropic-ratelimit-{name}-"
+            limit = _number(headers.get(prefix + "limit"))
+            remaining = _number(headers.get(prefix + "remaining"))
+            if limit is None or remaining is None or limit <= 0:
+                continue
+            reset_raw = headers.get(prefix + "reset")
+            reset_in = parse_reset(reset_raw, self.wall()) if reset_raw else None
+            bucket = self._server.get(name)
+            if bucket is None:
+                # Until the server shows a deficit, assume its window is a minute.
+                bucket = self._server[name] = TokenBucket(limit, limit / 60.0, now)
+            bucket.sync(limit, remaining, reset_in, now)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
