@@ -26,15 +26,16 @@ def test_full_run_writes_outputs_in_chunk_order(cli: Cli, fake_api: FakeAnthropi
     # One request per chunk, each carrying the model, the system prompt and the chunk.
     chunks = split_chunks(read_transcript(src).segments, 600, 300)
     assert len(chunks) > 5
-    assert fake_api.transcripts() == [c.text for c in chunks]
-    first = fake_api.requests[0]
+    assert sorted(fake_api.transcripts()) == sorted(c.text for c in chunks)
+    by_text = {r.transcript: r for r in fake_api.requests}
+    first = by_text[chunks[0].text]
     # SDK 2.13 sends the key as a bearer token; older ones used x-api-key.
     sent = first.headers.get("x-api-key") or first.headers.get("authorization", "")
     assert sent.removeprefix("Bearer ") == FAKE_KEY
     assert first.body["model"] == "claude-sonnet-5-5"
     assert "part 1 of" in first.body["system"]
     # Chunk 2 carries the tail of chunk 1 as read-only context.
-    second_user = fake_api.requests[1].body["messages"][0]["content"]
+    second_user = by_text[chunks[1].text].body["messages"][0]["content"]
     assert "<context>" in second_user
     assert chunks[1].context and chunks[1].context in second_user
     assert "Done: 1 file(s)" in result.stdout

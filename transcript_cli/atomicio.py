@@ -16,8 +16,13 @@ PRIVATE_DIR = 0o700
 
 def ensure_private_dir(path: Path) -> None:
     """Create `path` (and parents) as 0700; existing folders keep their mode."""
+    # Not mkdir(parents=True): that creates the parents with the default mode (0755 here).
+    if path.is_dir():
+        return
+    if path.parent != path:
+        ensure_private_dir(path.parent)
     try:
-        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
     except OSError as exc:
         raise _storage_error(path, "cannot create folder", exc) from exc
 

@@ -60,6 +60,8 @@ class Options:
     concurrency: int
     max_retries: int
     timeout: float
+    rpm: int | None = None  # user's caps for a shared key
+    tpm: int | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,8 @@ def from_dict(data: object, path: Path) -> JobState:
         concurrency=v.get(o, "concurrency", int),
         max_retries=v.get(o, "max_retries", int),
         timeout=float(v.get(o, "timeout", (int, float))),
+        rpm=v.opt(o, "rpm", int),
+        tpm=v.opt(o, "tpm", int),
     )
     inputs = [v.input(item) for item in v.get(top, "inputs", list)]
     status = v.get(top, "status", str)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
+_WHITESPACE = re.compile(r"\s+")
 # A chunk is cut at the last sentence end if that keeps at least this share of it; otherwise at
-# the last cue or word boundary that fits, so caption text without punctuation still chunks well.
+# the last cue boundary that does, so caption text without punctuation still chunks well; failing
+# both, it is filled up to the last word that fits.
 _MIN_FILL = 0.5
 
 
@@ -116,21 +118,51 @@ def split_chunks(segments: Sequence[str], chunk_chars: int, context_chars: int) 
                 break
             size += extra
             end += 1
+        taken = list(units[start:end])
         if end < len(units):
-            end = _best_cut(units, start, end, chunk_chars)
-        text = _join(units[start:end])
+            cut = _best_cut(units, start, end, chunk_chars)
+            if cut is None:
+                # No good boundary: fill the chunk with the words of the next unit that fit, and
+                # leave the rest of that unit to start the next chunk.
+                head, units[end] = _split_unit(units[end], chunk_chars - size - 1)
+                taken += [head] if head.text else []
+            else:
+                taken, end = taken[: cut - start], cut
+        text = _join(taken)
         chunks.append(Chunk(len(chunks), text, context_tail(previous, context_chars)))
         previous = text
         start = end
     return chunks
 
 
-def _best_cut(units: Sequence[_Unit], start: int, end: int, chunk_chars: int) -> int:
-    """The last sentence end in [start, end) that keeps the chunk at least half full, else end."""
+def _best_cut(units: Sequence[_Unit], start: int, end: int, chunk_chars: int) -> int | None:
+    """Where to end a chunk holding units [start, end) that keeps it at least half full.
+
+    The last sentence end if there is one, else the last cue boundary, else None.
+    """
     size = 0
-    best = end
-    for n in range(start, end):
-        size += len(units[n].text) + (1 if n > start else 0)
-        if units[n].sentence_end and size >= chunk_chars * _MIN_FILL:
-            best = n + 1
-    return best
+    sentence = cue = None
+    for n in range(start, end + 1):
+        if size >= chunk_chars * _MIN_FILL:
+            if units[n - 1].sentence_end:
+                sentence = n
+            if n == len(units) or units[n].new_line:
+                cue = n
+        if n < end:
+            size += len(units[n].text) + (1 if n > start else 0)
+    return sentence if sentence is not None else cue
+
+
+def _split_unit(unit: _Unit, room: int) -> tuple[_Unit, _Unit]:
+    """The words of `unit` that fit in `room` characters, and the rest."""
+    cut = None
+    for match in _WHITESPACE.finditer(unit.text):
+        if match.start() > room:
+            break
+        cut = match
+    if cut is None:
+        return _Unit("", unit.new_line, False), unit
+    return (
+        _Unit(unit.text[: cut.start()], unit.new_line, False),
+        _Unit(unit.text[cut.end() :], False, unit.sentence_end),
+    )

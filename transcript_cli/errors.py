@@ -18,6 +18,7 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 EXIT_OK = 0
@@ -106,10 +107,16 @@ class TransientProviderError(ProviderError):
     exit_code = EXIT_TRANSIENT
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class Paused(TranscriptCliError):

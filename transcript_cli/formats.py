@@ -23,6 +23,11 @@ from transcript_cli.errors import InputError
 SUFFIXES = (".txt", ".srt", ".vtt", ".json")
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_ARROW_LINE = re.compile(r"^.*-->.*$", re.M)
+# As lenient as webvtt-py's own cue timing pattern: what it would parse, we accept.
+_VTT_TIMING = re.compile(
+    r"\s*(?:\d+:)?\d{1,2}:\d{1,2}\.\d{1,3}\s*-->\s*(?:\d+:)?\d{1,2}:\d{1,2}\.\d{1,3}"
+)
 # A rolling overlap shorter than this many words may be a real repetition ("no, no, no").
 _MIN_OVERLAP_WORDS = 3
 
@@ -97,6 +102,9 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror})") from exc
     encoding = _encoding(raw)
+    if encoding == "utf-8-sig" and b"\x00" in raw:
+        # Before decoding: "binary" says more about an image or a PDF than a bad UTF-8 byte does.
+        raise InputError(path, "binary data, not a transcript")
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -137,22 +145,29 @@ def _srt_cues(path: Path, text: str) -> list[str]:
         subtitles = list(srt.parse(text))
     except srt.SRTParseError as exc:
         # The library's message is a character offset and a repr of the rest of the file.
-        line = text.count("\n", 0, exc.expected_start) + 1
-        bad = exc.unmatched_content.strip().splitlines()
-        shown = repr(bad[0][:60]) if bad else "(blank)"
-        raise InputError(
-            path, f"malformed SRT (cannot parse the block at line {line}: {shown})"
-        ) from None
+        skipped = len(exc.unmatched_content) - len(exc.unmatched_content.lstrip())
+        where = _where(text, exc.expected_start + skipped)
+        raise InputError(path, f"malformed SRT (cannot parse the block {where})") from None
     except ValueError as exc:
         raise InputError(path, f"malformed SRT ({_first_line(exc)})") from None
     if not subtitles:
         raise InputError(path, "malformed SRT (no subtitle blocks found)")
+    for sub in subtitles:
+        # A block whose timing the library cannot read is glued onto the cue before it as text.
+        bad = _ARROW_LINE.search(sub.content)
+        if bad:
+            where = _where(text, text.find(bad.group(0)))
+            raise InputError(path, f"malformed SRT (bad timing {where})")
     return [sub.content for sub in subtitles]
 
 
 def _vtt_cues(path: Path, text: str) -> list[str]:
     if not text.startswith("WEBVTT"):
         raise InputError(path, "malformed WebVTT (the first line must start with WEBVTT)")
+    # The library silently drops a cue whose timing it cannot read, and its text with it.
+    for match in _ARROW_LINE.finditer(text):
+        if not _VTT_TIMING.match(match.group(0)):
+            raise InputError(path, f"malformed WebVTT (bad timing {_where(text, match.start())})")
     try:
         captions = webvtt.from_string(text).captions
     except (MalformedFileError, MalformedCaptionError) as exc:
@@ -184,6 +199,13 @@ def _whisper_segments(path: Path, text: str) -> list[str]:
         if line:
             lines.append(line)
     return lines
+
+
+def _where(text: str, offset: int) -> str:
+    """ "at line N: 'its text'", for pointing at the spot a parser choked on."""
+    number = text.count("\n", 0, offset) + 1
+    line = text[offset:].partition("\n")[0].strip()
+    return f"at line {number}: {line[:60]!r}"
 
 
 def _first_line(exc: Exception) -> str:

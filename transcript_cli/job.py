@@ -17,7 +17,13 @@ from filelock import FileLock, Timeout
 from transcript_cli import checkpoint
 from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir
 from transcript_cli.checkpoint import InputState, JobState, Options, Settings
-from transcript_cli.errors import InputChangedError, JobLockedError, StateError, UsageError
+from transcript_cli.errors import (
+    CheckpointError,
+    InputChangedError,
+    JobLockedError,
+    StateError,
+    UsageError,
+)
 from transcript_cli.sources import file_sha256, load_source
 
 STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
@@ -130,7 +136,15 @@ class JobStore:
     def load(self, job_id: str) -> JobState:
         if not self.exists(job_id):
             raise UsageError(f"no job named '{job_id}' in {self.root}")
-        return checkpoint.load(self.job_dir(job_id))
+        state = checkpoint.load(self.job_dir(job_id))
+        if state.job_id != job_id:
+            # A copied or renamed folder: saving would write to the other job's folder, unlocked.
+            raise CheckpointError(
+                self.job_dir(job_id) / checkpoint.CHECKPOINT_NAME,
+                f"belongs to job '{state.job_id}', not '{job_id}'",
+                "a job folder was copied or renamed; rename it back or `clear` it",
+            )
+        return state
 
     def save(self, state: JobState) -> None:
         checkpoint.save(state, self.job_dir(state.job_id))

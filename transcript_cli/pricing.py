@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 PRICES_AS_OF = "2026-11"
@@ -28,6 +29,8 @@ _PRICES: dict[str, Price] = {
     "claude-haiku-4-5": Price(1.0, 5.0),
 }
 
+_SNAPSHOT_DATE = re.compile(r"20[0-9]{6}")
+
 # Providers that never bill.
 _FREE_PROVIDERS = frozenset({"offline"})
 
@@ -38,10 +41,11 @@ def price_for(provider: str, model: str) -> Price | None:
         return Price(0.0, 0.0)
     if model in _PRICES:
         return _PRICES[model]
-    # Dated snapshots ("claude-sonnet-5-5-20261001") cost what their alias costs.
-    for known, price in _PRICES.items():
-        if model.startswith(known + "-") and model[len(known) + 1 :].isdigit():
-            return price
+    # Dated snapshots ("claude-sonnet-5-5-20261001") cost what their alias costs; the date is
+    # what tells one from a newer version ("claude-sonnet-5-6" is not "claude-sonnet-5").
+    alias, dash, date = model.rpartition("-")
+    if dash and _SNAPSHOT_DATE.fullmatch(date) and alias in _PRICES:
+        return _PRICES[alias]
     return None
 
 

@@ -35,6 +35,7 @@ from transcript_cli.events import (
     ignore_events,
 )
 from transcript_cli.job import JobStore
+from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.pricing import cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate, render_user_message
 from transcript_cli.providers.base import ChunkRequest, Completion, Provider
@@ -43,6 +44,8 @@ from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
 from transcript_cli.sources import load_source
 
 _POLL_SECONDS = 0.1
+# Answers that mean "too fast": every worker backs off, not just the one that got it.
+THROTTLE_STATUSES = frozenset({429, 529})
 
 
 class _PauseInterrupt(Exception):
@@ -53,6 +56,7 @@ class _PauseInterrupt(Exception):
 class Control:
     """How the caller steers a running job from a signal handler: set, never cleared."""
 
+    # Set by a signal, or by the engine itself when a permanent failure ends the job.
     pause: threading.Event = field(default_factory=threading.Event)
     abort: threading.Event = field(default_factory=threading.Event)
 
@@ -69,6 +73,11 @@ class _WorkItem:
     file_name: str
     request: ChunkRequest
     source_sha256: str
+
+    @property
+    def tokens_estimate(self) -> int:
+        """Input plus a like-sized output, about four characters a token, for rate caps."""
+        return (len(self.request.system) + 2 * len(self.request.user)) // 4 + 1
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,11 @@ class Processor:
         self.policy = policy
         self.control = control or Control()
         self.concurrency = max(1, concurrency)
+        self.pacer = Pacer(
+            PacingPolicy(
+                max_in_flight=self.concurrency, rpm=state.options.rpm, tpm=state.options.tpm
+            )
+        )
         self.clock = clock
         self.job_dir = store.job_dir(state.job_id)
         self.results = ResultStore(self.job_dir)
@@ -257,7 +271,27 @@ class Processor:
             )
 
         def once() -> Completion:
-            completion = self.provider.complete(item.request)
+            ticket = self.pacer.acquire(item.tokens_estimate, self.control.pause)
+            if ticket is None:
+                raise _PauseInterrupt  # paused while waiting for a slot: nothing was sent
+            try:
+                completion = self.provider.complete(item.request)
+            except TransientProviderError as exc:
+                self.pacer.release(
+                    ticket,
+                    throttled=exc.status in THROTTLE_STATUSES,
+                    retry_after=exc.retry_after,
+                    headers=exc.headers,
+                )
+                raise
+            except BaseException:
+                self.pacer.release(ticket)
+                raise
+            self.pacer.release(
+                ticket,
+                headers=completion.headers,
+                tokens_used=completion.input_tokens + completion.output_tokens,
+            )
             validate_completion(completion, item.request.max_tokens)
             return completion
 
@@ -266,6 +300,9 @@ class Processor:
                 once, self.policy, sleep=self.control.sleep, on_retry=on_retry
             )
         except Exception as exc:  # handed to the main thread, which decides
+            if isinstance(exc, PermanentProviderError):
+                # Stop the other workers now, before the main thread even sees this outcome.
+                self.control.pause.set()
             return _Outcome(item, retries, error=exc)
         result = ChunkResult(
             input_index=item.input_index,
@@ -383,6 +420,8 @@ class Processor:
                         self._record_error(error, kind, outcome.item)
                         if failure is None:
                             failure = _with_location(error, outcome.item, self.state)
+                            # Workers waiting for a pacing slot or a retry must not send more.
+                            self.control.pause.set()
                         continue
                     raise error if error is not None else AssertionError("empty outcome")
         except StorageError as exc:

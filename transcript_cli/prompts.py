@@ -13,6 +13,8 @@ DEFAULT_PROMPT = "clean"
 DEFAULT_LANGUAGE = "the same language as the transcript"
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# Anything in double braces, so "{{chunk-number}}" is caught as a typo instead of being sent.
+_BRACED = re.compile(r"\{\{([^{}\n]*)\}\}")
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -60,7 +62,7 @@ class PromptTemplate:
 
 def parse_template(name: str, text: str, origin: str) -> PromptTemplate:
     """Validate a template's placeholders so a typo fails before any paid request."""
-    unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(text)} - PLACEHOLDERS)
+    unknown = sorted({m.group(1).strip() for m in _BRACED.finditer(text)} - PLACEHOLDERS)
     if unknown:
         allowed = ", ".join("{{" + p + "}}" for p in sorted(PLACEHOLDERS))
         raise PromptError(

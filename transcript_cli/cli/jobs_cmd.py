@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -28,7 +29,8 @@ _STATE_STYLE = {
 def resume_command(job_id: str, state_dir: object) -> str:
     """The exact command to continue a job, with --state-dir when a flag chose it."""
     base = f"transcript-cli resume {job_id}"
-    return f"{base} --state-dir {state_dir}" if state_dir is not None else base
+    # Quoted: it is meant to be pasted into a shell, and state folders may contain spaces.
+    return f"{base} --state-dir {shlex.quote(str(state_dir))}" if state_dir is not None else base
 
 
 def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]:

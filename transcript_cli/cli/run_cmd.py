@@ -34,7 +34,7 @@ from transcript_cli.runner import start as start_job
 DEFAULT_CHUNK_CHARS = 6000
 DEFAULT_CONTEXT_CHARS = 300
 DEFAULT_MAX_TOKENS = 8192
-DEFAULT_CONCURRENCY = 1
+DEFAULT_CONCURRENCY = 4
 
 ConcurrencyOption = Annotated[
     int | None,
@@ -43,6 +43,14 @@ ConcurrencyOption = Annotated[
 MaxRetriesOption = Annotated[
     int | None,
     typer.Option("--max-retries", min=0, max=100, help="Retries per chunk for transient errors."),
+]
+RpmOption = Annotated[
+    int | None,
+    typer.Option("--rpm", min=1, help="Cap on requests per minute (for a shared key)."),
+]
+TpmOption = Annotated[
+    int | None,
+    typer.Option("--tpm", min=1, help="Cap on tokens per minute, input + output."),
 ]
 TimeoutOption = Annotated[
     float | None,
@@ -168,6 +176,8 @@ def run(
     concurrency: ConcurrencyOption = None,
     max_retries: MaxRetriesOption = None,
     timeout: TimeoutOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
     resume_flag: Annotated[
         bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
     ] = False,
@@ -201,6 +211,8 @@ def run(
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
         timeout=timeout or _default_timeout(),
+        rpm=rpm,
+        tpm=tpm,
     )
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
@@ -258,6 +270,8 @@ def resume(
     concurrency: ConcurrencyOption = None,
     max_retries: MaxRetriesOption = None,
     timeout: TimeoutOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -267,7 +281,12 @@ def resume(
     job_id = job or _only_unfinished(store)
     state = store.load(job_id)
     options = merge_options(
-        state.options, concurrency=concurrency, max_retries=max_retries, timeout=timeout
+        state.options,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        timeout=timeout,
+        rpm=rpm,
+        tpm=tpm,
     )
     control = Control()
     with ProgressView(quiet=quiet or as_json) as view:

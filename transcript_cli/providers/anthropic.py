@@ -135,8 +135,12 @@ class AnthropicProvider:
             detail = self._redact(_error_detail(exc))
             message = f"API error {status}: {detail}"
             if status in _TRANSIENT_STATUSES and exc.error_code not in _PERMANENT_ERROR_CODES:
+                headers = {k.lower(): v for k, v in exc.response.headers.items()}
                 return TransientProviderError(
-                    message, status=status, retry_after=parse_retry_after(exc.response.headers)
+                    message,
+                    status=status,
+                    retry_after=parse_retry_after(headers),
+                    headers=headers,
                 )
             if status >= 500:
                 return TransientProviderError(message, status=status)

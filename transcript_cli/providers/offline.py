@@ -12,23 +12,38 @@ from transcript_cli.providers.base import ChunkRequest, Completion
 
 OFFLINE_MODEL = "rules-1"
 
-# A new turn: "Name: ", or the "- " / ">> " that subtitles use for a change of speaker.
-_TURN = re.compile(r"^\s*(?:(?:>>|-)\s+|([A-Z][\w .'-]{0,30}):\s+)")
+# A new turn: "Name: ", or the "- " / ">> " that subtitles use for a change of speaker. A name is
+# up to four capitalised words, so "So the plan is: ship it" stays a sentence.
+_TURN = re.compile(r"^\s*(?:(?:>>|-)\s+|([A-Z][\w.'-]*(?: [A-Z0-9][\w.'-]*){0,3}):\s+)")
 _SOUND_TAG = re.compile(r"\[(?:music|applause|laughter|laughs|inaudible|silence|noise)\]", re.I)
 _FILLER = re.compile(
     r"(?:,\s*)?(?<![\w'-])(?:u+m+|u+h+|e+r+m+|e+r+|a+h+|h+m+|m+h+m+|uh-huh)(?![\w'-])(?:\s*,)?",
     re.I,
 )
-# "th-the", "we-we": a cut-off start of the word that follows. Real prefixes are left alone.
-_STUTTER = re.compile(r"\b(?!(?:re|co|pre|non|un|de|ex|bi|mid|pro|sub)-)(\w{1,3})-(?=\1)", re.I)
+# "th-the", "we-we", "th-th-the": cut-off starts of the word that follows. Real prefixes are left
+# alone, and so are words made by doubling ("so-so") and the middle of compounds ("one-on-one").
+_STUTTER = re.compile(
+    r"(?<![\w-])(?!(?:re|co|pre|non|no|un|de|ex|bi|mid|pro|sub)-)"
+    r"(?!(?:so|bye|yo|ha|tut|pom|boo|tom)-(?:so|bye|yo|ha|tut|pom|boo|tom)\b)"
+    r"(\w{1,3})-(?:\1-)*(?=\1)",
+    re.I,
+)
+# "i" alone is the pronoun; "i.e." is not.
+_LONE_I = re.compile(r"\bi\b(?!\.\w)")
 _REPEAT = re.compile(r"\b(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
 _REPEAT_PAIR = re.compile(r"\b(\w+(?:'\w+)?\s+\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
-# Captions without punctuation have no sentences to group: break them every so many words.
+# Captions with little punctuation have long runs without a sentence end: break them every so
+# many words.
 _WORDS_PER_BARE_PARAGRAPH = 80
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
 _DOUBLE_PUNCT = re.compile(r"([,;:])\s*([,.!?;:])")
 _LEADING_PUNCT = re.compile(r"^[\s,.;:]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# The first letter of the text or after a sentence end and a space ("3.5 percent" has none;
+# nor has "e.g. this").
+_SENTENCE_START = re.compile(
+    r"((?:^|(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)[.!?][\"')\]]*\s+)[\"'(\[]*)([^\W\d_])", re.I
+)
 _SENTENCES_PER_PARAGRAPH = 5
 
 
@@ -47,34 +62,34 @@ def _clean_flow(text: str) -> str:
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     text = _DOUBLE_PUNCT.sub(r"\2", text)
     text = _LEADING_PUNCT.sub("", text).strip()
-    text = re.sub(r"\bi\b", "I", text)
+    text = _LONE_I.sub("I", text)
     return _sentence_case(text)
 
 
 def _sentence_case(text: str) -> str:
-    out = []
-    capital = True
-    for char in text:
-        if capital and char.isalpha():
-            out.append(char.upper())
-            capital = False
-            continue
-        out.append(char)
-        if char in ".!?":
-            capital = True
-    return "".join(out)
+    return _SENTENCE_START.sub(lambda m: m.group(1) + m.group(2).upper(), text)
 
 
 def _paragraphs(text: str) -> list[str]:
-    sentences = [s for s in _SENTENCE.split(text) if s]
-    if len(sentences) == 1:
-        words = text.split(" ")
+    """Five sentences each; a run of more words than a paragraph holds is cut between words."""
+    paragraphs: list[str] = []
+    group: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        words = sentence.split(" ")
         step = _WORDS_PER_BARE_PARAGRAPH
-        return [" ".join(words[n : n + step]) for n in range(0, len(words), step)]
-    return [
-        " ".join(sentences[n : n + _SENTENCES_PER_PARAGRAPH])
-        for n in range(0, len(sentences), _SENTENCES_PER_PARAGRAPH)
-    ]
+        pieces = [" ".join(words[n : n + step]) for n in range(0, len(words), step)]
+        if len(pieces) > 1 and group:
+            paragraphs.append(" ".join(group))
+            group = []
+        for piece in pieces[:-1]:
+            paragraphs.append(piece)
+        group.append(pieces[-1])
+        if len(group) == _SENTENCES_PER_PARAGRAPH:
+            paragraphs.append(" ".join(group))
+            group = []
+    if group:
+        paragraphs.append(" ".join(group))
+    return [p for p in paragraphs if p]
 
 
 def clean_text(source: str) -> str:

@@ -1,0 +1,385 @@
+"""Pausing and crashing end to end: SIGINT, SIGTERM, a double Ctrl-C, kill -9 and the job lock.
+
+Each test runs the real CLI in a subprocess against the fake Messages API, stops it mid-job, then
+resumes it and checks that the output is byte-identical to an uninterrupted run and that no
+finished chunk was paid for twice.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import pytest
+
+from tests.conftest import Cli, wait_for, write_transcript
+from tests.fake_anthropic import FakeAnthropic, Fault
+from tests.test_cli_run import expected_output
+from transcript_cli import checkpoint
+from transcript_cli.chunking import split_chunks
+from transcript_cli.formats import read_transcript
+from transcript_cli.job import LOCK_NAME
+
+CHUNK_CHARS = 500
+CONTEXT_CHARS = 300
+# One chunk in flight at a time, so which chunk a signal lands on is exact.
+FLAGS = ("--chunk-chars", str(CHUNK_CHARS), "--concurrency", "1")
+LOCKED = "is being processed by another transcript-cli process"
+
+
+def chunk_texts(path: Path) -> list[str]:
+    """The transcript part of each request the job sends for `path`, in order."""
+    segments = read_transcript(path).segments
+    return [c.text for c in split_chunks(segments, CHUNK_CHARS, CONTEXT_CHARS)]
+
+
+def output_of(cli: Cli, src: Path) -> bytes:
+    return (cli.workdir / "cleaned" / f"{src.stem}.md").read_bytes()
+
+
+def saved_state(cli: Cli, job_id: str) -> checkpoint.JobState:
+    """The job's checkpoint as the CLI left it (read directly: cheaper than `status`)."""
+    return checkpoint.load(cli.state_dir / job_id)
+
+
+class Running:
+    """A CLI process in the background whose stdout and stderr are collected as they arrive."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(proc.stdout, self._out), daemon=True),
+            threading.Thread(target=self._pump, args=(proc.stderr, self._err), daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, sink: list[str]) -> None:
+        assert stream is not None
+        for line in stream:  # line by line, so a test can watch for a message
+            sink.append(line)
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._out)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err)
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the process to end and for its output to be read; its exit code."""
+        code = self.proc.wait(timeout=timeout)
+        for pump in self._pumps:
+            pump.join(timeout=10)
+        return code
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:  # the test failed midway: leave no process behind
+            self.proc.kill()
+        self.finish()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def hold_reply(api: FakeAnthropic, transcript: str) -> threading.Event:
+    """Keep the fake from answering the first request for `transcript` until the event is set.
+
+    A reply as slow as the test needs, without a fixed sleep. The fake evaluates rules under its
+    lock, so no other request is served meanwhile: fine at concurrency 1, and the event must be
+    set before anything else is sent (the fixture below sets it at teardown too).
+    """
+    release = threading.Event()
+    held: list[str] = []
+
+    def wait_first_time(seen: str) -> bool:
+        if seen == transcript and not held:
+            held.append(seen)
+            release.wait(60)
+        return False  # then answer normally
+
+    api.fail_when(wait_first_time, Fault())
+    return release
+
+
+@pytest.fixture
+def holds(fake_api: FakeAnthropic) -> Iterator[list[threading.Event]]:
+    """Events to set when the test ends, so no fake handler thread stays blocked."""
+    events: list[threading.Event] = []
+    yield events
+    for event in events:
+        event.set()
+
+
+def assert_clean_exit(code: int, stderr: str, expected: int) -> None:
+    assert code == expected, stderr
+    assert "Traceback" not in stderr, stderr
+
+
+def interrupt_while_held(
+    cli: Cli,
+    fake_api: FakeAnthropic,
+    release: threading.Event,
+    held: str,
+    args: tuple[str, ...],
+    signum: int,
+) -> tuple[int, str, str]:
+    """Start `run`, signal it while the held request is in flight, then let that reply come."""
+    with Running(cli.start("run", *args)) as run:
+        wait_for(lambda: held in fake_api.transcripts())
+        run.signal(signum)
+        # Only once the CLI has said it is pausing may the held reply arrive: then we know which
+        # chunk the pause follows, and that the chunk in flight is still landed.
+        wait_for(lambda: "Pausing" in run.stderr)
+        release.set()
+        code = run.finish()
+        return code, run.stdout, run.stderr
+
+
+def test_sigint_pauses_after_the_chunk_in_flight_and_resume_matches_a_straight_run(
+    cli: Cli,
+    fake_api: FakeAnthropic,
+    holds: list[threading.Event],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    n = len(chunks)
+    assert 8 <= n <= 20
+
+    # The uninterrupted reference: same input, its own workdir, state and fake server.
+    with FakeAnthropic() as ref_api:
+        ref_dir = tmp_path_factory.mktemp("reference")
+        ref_cli = Cli(ref_dir, ref_api.url)
+        shutil.copy(src, ref_dir / src.name)
+        with Running(ref_cli.start("run", src.name, *FLAGS, "--name", "talk")) as ref:
+            fake_api.latency = 0.05
+            release = hold_reply(fake_api, chunks[3])
+            holds.append(release)
+            code, _, stderr = interrupt_while_held(
+                cli,
+                fake_api,
+                release,
+                chunks[3],
+                (str(src), *FLAGS, "--name", "talk"),
+                signal.SIGINT,
+            )
+            assert_clean_exit(ref.finish(), ref.stderr, 0)
+        reference = output_of(ref_cli, ref_dir / src.name)
+
+    assert_clean_exit(code, stderr, 130)
+    assert f"Paused at chunk 5/{n} of talk.txt. Resume: transcript-cli resume talk" in stderr
+    # The request in flight at the signal was finished and kept; nothing new was started.
+    assert fake_api.transcripts() == chunks[:4]
+    state = saved_state(cli, "talk")
+    assert state.status == "paused"
+    assert state.chunks_done == 4
+    assert not (cli.workdir / "cleaned" / "talk.md").exists()
+
+    fake_api.latency = 0
+    resumed = cli("resume", "talk")
+    assert_clean_exit(resumed.returncode, resumed.stderr, 0)
+    assert output_of(cli, src) == reference == expected_output(src, CHUNK_CHARS).encode()
+    # Across both processes every chunk was requested exactly once, in order.
+    assert fake_api.transcripts() == chunks
+    assert saved_state(cli, "talk").status == "completed"
+
+
+def test_sigterm_pauses_like_ctrl_c(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
+) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    n = len(chunks)
+    fake_api.latency = 0.05
+    release = hold_reply(fake_api, chunks[2])
+    holds.append(release)
+    args = (str(src), *FLAGS, "--name", "talk", "--json")
+    code, stdout, stderr = interrupt_while_held(
+        cli, fake_api, release, chunks[2], args, signal.SIGTERM
+    )
+
+    assert_clean_exit(code, stderr, 130)
+    assert f"Paused at chunk 4/{n} of talk.txt. Resume: transcript-cli resume talk" in stderr
+    summary = json.loads(stdout)
+    assert summary["exit_code"] == 130
+    assert summary["state"] == "paused"
+    assert summary["chunks_done"] == 3
+    assert summary["resume_command"] == "transcript-cli resume talk"
+    assert fake_api.transcripts() == chunks[:3]
+
+    fake_api.latency = 0
+    resumed = cli("resume", "talk")
+    assert_clean_exit(resumed.returncode, resumed.stderr, 0)
+    assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+    assert fake_api.transcripts() == chunks
+
+
+def test_second_sigint_abandons_the_request_in_flight_at_once(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
+) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    n = len(chunks)
+    fake_api.latency = 0.05
+    # Chunk 4's reply never comes while the first process lives.
+    release = hold_reply(fake_api, chunks[3])
+    holds.append(release)
+    with Running(cli.start("run", str(src), *FLAGS, "--name", "talk")) as run:
+        wait_for(lambda: chunks[3] in fake_api.transcripts())
+        run.signal(signal.SIGINT)
+        wait_for(lambda: "Pausing" in run.stderr)
+        asked = time.monotonic()
+        run.signal(signal.SIGINT)
+        code = run.finish(timeout=30)
+        took = time.monotonic() - asked
+        stderr = run.stderr
+    release.set()
+
+    assert_clean_exit(code, stderr, 130)
+    assert took < 10, f"the second Ctrl-C took {took:.1f}s to stop the job"
+    assert f"Paused at chunk 4/{n} of talk.txt. Resume: transcript-cli resume talk" in stderr
+    state = saved_state(cli, "talk")
+    assert state.status == "paused"
+    assert state.chunks_done == 3
+
+    fake_api.latency = 0
+    resumed = cli("resume", "talk")
+    assert_clean_exit(resumed.returncode, resumed.stderr, 0)
+    assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+    # The abandoned chunk was sent again; every other chunk exactly once.
+    assert fake_api.transcripts() == [*chunks[:4], *chunks[3:]]
+
+
+def test_kill_9_loses_at_most_the_chunk_in_flight(cli: Cli, fake_api: FakeAnthropic) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    fake_api.latency = 0.1
+    with Running(cli.start("run", str(src), *FLAGS, "--name", "talk")) as run:
+        wait_for(lambda: len(fake_api.transcripts()) >= 4)
+        run.proc.kill()
+        assert run.finish() == -signal.SIGKILL
+    fake_api.latency = 0
+
+    status = cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    (job,) = json.loads(status.stdout)["jobs"]
+    assert job["job_id"] == "talk"
+    assert job["state"] == "interrupted"
+    assert 3 <= job["chunks_done"] < job["chunks_total"] == len(chunks)
+    assert job["resume_command"].startswith("transcript-cli resume talk")
+    # The dead process's lock file is still there; it must not block resume.
+    assert (cli.state_dir / "talk" / LOCK_NAME).exists()
+
+    resumed = cli("resume", "talk")
+    assert_clean_exit(resumed.returncode, resumed.stderr, 0)
+    assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+    sent = Counter(fake_api.transcripts())
+    assert set(sent) == set(chunks)
+    repeated = [text for text, times in sent.items() if times > 1]
+    assert len(repeated) <= 1 and all(sent[text] == 2 for text in repeated), sent.values()
+
+
+def test_second_process_is_refused_while_the_job_runs(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
+) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    fake_api.latency = 0.05
+    release = hold_reply(fake_api, chunks[2])
+    holds.append(release)
+    run_args = ("run", str(src), *FLAGS, "--name", "talk")
+    with Running(cli.start(*run_args)) as first:
+        wait_for(lambda: chunks[2] in fake_api.transcripts())
+        # The first process is now stuck on chunk 3; try every way in at once.
+        commands = {
+            "resume": ("resume", "talk"),
+            "run --restart": (*run_args, "--restart"),
+            "run": run_args,
+            "status": ("status", "talk", "--json"),
+        }
+        ended = {}
+        with ExitStack() as stack:
+            attempts = {k: stack.enter_context(Running(cli.start(*v))) for k, v in commands.items()}
+            for what, attempt in attempts.items():
+                ended[what] = (attempt.finish(), attempt.stdout, attempt.stderr)
+        assert first.proc.poll() is None, "the first run ended before the checks"
+        release.set()
+        fake_api.latency = 0
+        first_code = first.finish()
+        first_err = first.stderr
+
+    for what in ("resume", "run --restart", "run"):
+        code, _, stderr = ended[what]
+        assert code == 1, (what, stderr)
+        assert LOCKED in stderr, (what, stderr)
+        assert "Traceback" not in stderr, (what, stderr)
+    code, stdout, stderr = ended["status"]
+    assert code == 0, stderr
+    assert json.loads(stdout)["state"] == "running"
+
+    # The first run was not disturbed: it completed, every chunk sent once, output correct.
+    assert_clean_exit(first_code, first_err, 0)
+    assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+    assert fake_api.transcripts() == chunks
+    assert saved_state(cli, "talk").status == "completed"
+
+
+def test_multi_file_job_paused_in_the_second_file_resumes_all(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
+) -> None:
+    srcs = [
+        write_transcript(cli.workdir / "in" / "a.txt", 50),
+        write_transcript(cli.workdir / "in" / "b.txt", 60, start=1000),
+        write_transcript(cli.workdir / "in" / "c.txt", 40, start=2000),
+    ]
+    per_file = [chunk_texts(s) for s in srcs]
+    assert all(len(c) >= 4 for c in per_file)
+    a, b, c = per_file
+    fake_api.latency = 0.02
+    release = hold_reply(fake_api, b[2])
+    holds.append(release)
+    args = (*(str(s) for s in srcs), *FLAGS, "--name", "multi")
+    code, _, stderr = interrupt_while_held(cli, fake_api, release, b[2], args, signal.SIGINT)
+
+    assert_clean_exit(code, stderr, 130)
+    assert f"Paused at chunk 4/{len(b)} of b.txt. Resume: transcript-cli resume multi" in stderr
+    assert fake_api.transcripts() == [*a, *b[:3]]
+    state = saved_state(cli, "multi")
+    assert [i.written for i in state.inputs] == [True, False, False]
+    assert [len(i.done) for i in state.inputs] == [len(a), 3, 0]
+    # The first file was finished before the pause, so its output is already in place.
+    assert output_of(cli, srcs[0]) == expected_output(srcs[0], CHUNK_CHARS).encode()
+    assert not (cli.workdir / "cleaned" / "b.md").exists()
+
+    fake_api.latency = 0
+    resumed = cli("resume", "multi")
+    assert_clean_exit(resumed.returncode, resumed.stderr, 0)
+    for src in srcs:
+        assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+    assert fake_api.transcripts() == [*a, *b, *c]
