@@ -230,7 +230,7 @@ def test_sigterm_pauses_like_ctrl_c(
     assert summary["exit_code"] == 130
     assert summary["state"] == "paused"
     assert summary["chunks_done"] == 3
-    assert summary["resume_command"] == "transcript-cli resume talk"
+    assert summary["resume_command"] == f"transcript-cli resume talk --state-dir {cli.state_dir}"
     assert fake_api.transcripts() == chunks[:3]
 
     fake_api.latency = 0

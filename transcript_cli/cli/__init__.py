@@ -9,7 +9,7 @@ from rich.markup import escape
 from transcript_cli.cli import jobs_cmd, run_cmd  # noqa: F401 - registers the commands
 from transcript_cli.cli.app import app
 from transcript_cli.cli.console import err
-from transcript_cli.errors import TranscriptCliError
+from transcript_cli.errors import EXIT_PAUSED, TranscriptCliError
 
 
 def main() -> None:
@@ -22,3 +22,7 @@ def main() -> None:
     except TranscriptCliError as exc:
         err.print(f"[red]error:[/red] {escape(exc.message)}")
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        # Ctrl-C before a job installed its handlers (or after): nothing was in progress.
+        err.print("[yellow]Interrupted.[/yellow]")
+        sys.exit(EXIT_PAUSED)

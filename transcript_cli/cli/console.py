@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -21,3 +22,14 @@ def print_json(data: Any) -> None:
 def stdin_is_terminal() -> bool:
     """Prompts only when a person can answer them."""
     return sys.stdin is not None and sys.stdin.isatty()
+
+
+def resume_command(job_id: str, state_dir: object) -> str:
+    """The exact command to continue a job; names the state folder unless it is the default.
+
+    Typer fills `state_dir` from the flag or from TRANSCRIPT_CLI_STATE_DIR, so the command works
+    when pasted into a shell that has neither.
+    """
+    base = f"transcript-cli resume {job_id}"
+    # Quoted: it is meant to be pasted into a shell, and state folders may contain spaces.
+    return f"{base} --state-dir {shlex.quote(str(state_dir))}" if state_dir is not None else base

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
-from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import err, out, print_json, resume_command, stdin_is_terminal
 from transcript_cli.errors import JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.report import JobView, damaged_view, job_view
@@ -24,13 +23,6 @@ _STATE_STYLE = {
     "completed": "green",
     "damaged": "red",
 }
-
-
-def resume_command(job_id: str, state_dir: object) -> str:
-    """The exact command to continue a job, with --state-dir when a flag chose it."""
-    base = f"transcript-cli resume {job_id}"
-    # Quoted: it is meant to be pasted into a shell, and state folders may contain spaces.
-    return f"{base} --state-dir {shlex.quote(str(state_dir))}" if state_dir is not None else base
 
 
 def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]:

@@ -12,7 +12,13 @@ from rich.markup import escape
 
 from transcript_cli.checkpoint import JobState, Options, Settings
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
-from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import (
+    err,
+    out,
+    print_json,
+    resume_command,
+    stdin_is_terminal,
+)
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
 from transcript_cli.errors import (
@@ -24,7 +30,7 @@ from transcript_cli.errors import (
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.processor import Control, pause_message
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
-from transcript_cli.providers import PROVIDERS, default_model
+from transcript_cli.providers import DEFAULT_TIMEOUT, PROVIDERS, default_model
 from transcript_cli.report import job_view
 from transcript_cli.retry import DEFAULT_MAX_RETRIES
 from transcript_cli.runner import Existing, Outcome, RunSpec, merge_options, pick_resumable
@@ -58,18 +64,10 @@ TimeoutOption = Annotated[
 ]
 
 
-def _default_timeout() -> float:
-    # Imported here, not at the top: the SDK takes about a second to load, which `status` and
-    # `clear` should not pay (every command imports this module).
-    from transcript_cli.providers.anthropic import DEFAULT_TIMEOUT
-
-    return DEFAULT_TIMEOUT
-
-
-def _finish(store: JobStore, outcome: Outcome, *, as_json: bool, quiet: bool) -> None:
+def _finish(outcome: Outcome, *, as_json: bool, quiet: bool, state_dir: Path | None) -> None:
     state = outcome.state
     if as_json:
-        print_json(_json_summary(store, state, exit_code=EXIT_OK, error=None))
+        print_json(_json_summary(state, state_dir, exit_code=EXIT_OK, error=None))
         return
     if outcome.already_done:
         out.print(
@@ -95,24 +93,28 @@ def _elapsed(seconds: float) -> str:
 
 
 def _json_summary(
-    store: JobStore, state: JobState, *, exit_code: int, error: str | None
+    state: JobState, state_dir: Path | None, *, exit_code: int, error: str | None
 ) -> dict[str, object]:
-    view = job_view(state, running=False, resume_command=f"transcript-cli resume {state.job_id}")
+    view = job_view(state, running=False, resume_command=resume_command(state.job_id, state_dir))
     return {**view, "exit_code": exit_code, "error": error}
 
 
 def _handle_end(
-    store: JobStore, job_id: str | None, exc: TranscriptCliError, as_json: bool
+    store: JobStore, job_id: str, exc: TranscriptCliError, as_json: bool, state_dir: Path | None
 ) -> None:
     """Errors after a job exists: show them, and under --json still print the job's view."""
+    # The engine names the plain command; only the CLI knows which state folder was chosen.
+    message = exc.message.replace(
+        f"transcript-cli resume {job_id}", resume_command(job_id, state_dir)
+    )
     if isinstance(exc, Paused):
-        err.print(f"[yellow]{escape(exc.message)}[/yellow]")
+        err.print(f"[yellow]{escape(message)}[/yellow]")
     else:
-        err.print(f"[red]error:[/red] {escape(exc.message)}")
-    if as_json and job_id and store.exists(job_id):
+        err.print(f"[red]error:[/red] {escape(message)}")
+    if as_json and store.exists(job_id):
         try:
             state = store.load(job_id)
-            print_json(_json_summary(store, state, exit_code=exc.exit_code, error=exc.message))
+            print_json(_json_summary(state, state_dir, exit_code=exc.exit_code, error=message))
         except TranscriptCliError:
             pass
 
@@ -210,7 +212,7 @@ def run(
     options = Options(
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-        timeout=timeout or _default_timeout(),
+        timeout=timeout or DEFAULT_TIMEOUT,
         rpm=rpm,
         tpm=tpm,
     )
@@ -243,17 +245,30 @@ def run(
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
-            _exit_after(store, seen[0] if seen else None, exc, as_json, control)
-    _finish(store, outcome, as_json=as_json, quiet=quiet)
+            _exit_after(
+                store,
+                seen[0] if seen else None,
+                exc,
+                as_json=as_json,
+                control=control,
+                state_dir=state_dir,
+            )
+    _finish(outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
 
 
 def _exit_after(
-    store: JobStore, job_id: str | None, exc: TranscriptCliError, as_json: bool, control: Control
+    store: JobStore,
+    job_id: str | None,
+    exc: TranscriptCliError,
+    *,
+    as_json: bool,
+    control: Control,
+    state_dir: Path | None,
 ) -> None:
     """Report how a job stopped and leave with its exit code."""
     if job_id is None:
         raise exc
-    _handle_end(store, job_id, exc, as_json)
+    _handle_end(store, job_id, exc, as_json, state_dir)
     sys.stdout.flush()
     sys.stderr.flush()
     if control.abort.is_set():
@@ -301,8 +316,8 @@ def resume(
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
-            _exit_after(store, job_id, exc, as_json, control)
-    _finish(store, outcome, as_json=as_json, quiet=quiet)
+            _exit_after(store, job_id, exc, as_json=as_json, control=control, state_dir=state_dir)
+    _finish(outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
 
 
 def _only_unfinished(store: JobStore) -> str:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from transcript_cli.errors import UsageError
-from transcript_cli.providers.base import ChunkRequest, Completion, Provider
+from transcript_cli.providers.base import (
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
+    ChunkRequest,
+    Completion,
+    Provider,
+)
 
 PROVIDERS = ("anthropic", "offline")
 
@@ -14,8 +20,6 @@ def default_model(provider: str) -> str:
         from transcript_cli.providers.offline import OfflineProvider
 
         return OfflineProvider().model
-    from transcript_cli.providers.anthropic import DEFAULT_MODEL
-
     return DEFAULT_MODEL
 
 
@@ -32,4 +36,13 @@ def make_provider(name: str, model: str, *, timeout: float) -> Provider:
     raise UsageError(f"unknown provider '{name}' (choose from: {', '.join(PROVIDERS)})")
 
 
-__all__ = ["PROVIDERS", "ChunkRequest", "Completion", "Provider", "default_model", "make_provider"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
+    "PROVIDERS",
+    "ChunkRequest",
+    "Completion",
+    "Provider",
+    "default_model",
+    "make_provider",
+]

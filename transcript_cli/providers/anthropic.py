@@ -16,10 +16,7 @@ from transcript_cli.errors import (
     ProviderError,
     TransientProviderError,
 )
-from transcript_cli.providers.base import ChunkRequest, Completion
-
-DEFAULT_MODEL = "claude-sonnet-5-5"
-DEFAULT_TIMEOUT = 300.0
+from transcript_cli.providers.base import DEFAULT_MODEL, DEFAULT_TIMEOUT, ChunkRequest, Completion
 
 # Statuses that may clear by waiting; everything else 4xx is the request's or account's fault.
 _TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})

@@ -6,6 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Here rather than in the anthropic module so that choosing defaults never loads the SDK (about
+# a second of start-up that `status`, `clear` and offline runs should not pay).
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_TIMEOUT = 300.0
+
 
 @dataclass(frozen=True)
 class ChunkRequest:
