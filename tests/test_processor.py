@@ -146,10 +146,12 @@ def test_pause_lets_the_chunk_in_flight_finish_and_checkpoints_it(tmp_path: Path
         _run(
             store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
         )
-    assert "Paused at chunk 4/" in caught.value.message
+    # The next chunk was already in flight when the pause came (slots are refilled before the
+    # bookkeeping), so it may land too; nothing beyond it is started.
     state = checkpoint.load(store.job_dir("job"))
     assert state.status == "paused"
-    assert state.chunks_done == 3 == len(seen)
+    assert state.chunks_done == len(seen) in (3, 4)
+    assert f"Paused at chunk {len(seen) + 1}/" in caught.value.message
 
 
 def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path) -> None:
@@ -170,11 +172,12 @@ def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path
     item = state.inputs[0]
     kept = ResultStore(store.job_dir("job")).get(0, 1)
     assert kept is not None
-    item.done = ChunkSet.from_ranges([[0, 1]])
+    done_before = len(item.done)
+    item.done = ChunkSet.from_ranges([[0, 1], [2, done_before]])
     store.save(state)
 
     again = ScriptedProvider()
     with store.locked("job"):
         Processor(store, state, again, policy=RetryPolicy()).run(resumed=True)
     assert kept.text.lower() not in [s.lower() for s in again.sources]
-    assert len(again.sources) == item.chunk_count - 2
+    assert len(again.sources) == item.chunk_count - done_before

@@ -6,6 +6,7 @@ provider. So every write is ordered, and a crash at any instant leaves a loadabl
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transcript_cli.atomicio import atomic_write
+from transcript_cli.atomicio import atomic_write, ensure_dir
 from transcript_cli.checkpoint import ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.errors import (
     CheckpointError,
@@ -162,7 +163,7 @@ class Processor:
     def _write_output(self, index: int, item: InputState) -> None:
         """Assemble one output from stored results in chunk order, streamed, atomically."""
         target = Path(item.output)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(target.parent)
         title = self.state.settings.title
 
         def pieces() -> Iterator[bytes]:
@@ -300,8 +301,9 @@ class Processor:
                 once, self.policy, sleep=self.control.sleep, on_retry=on_retry
             )
         except Exception as exc:  # handed to the main thread, which decides
-            if isinstance(exc, PermanentProviderError):
-                # Stop the other workers now, before the main thread even sees this outcome.
+            if isinstance(exc, ProviderError):
+                # This ends the job: stop the other workers now, before the main thread even
+                # sees this outcome (it may be busy landing others).
                 self.control.pause.set()
             return _Outcome(item, retries, error=exc)
         result = ChunkResult(
@@ -381,15 +383,21 @@ class Processor:
         failure: ProviderError | None = None
         exhausted = False
         pause_told = False
+
+        def fill() -> None:
+            nonlocal exhausted
+            stopping = failure is not None or self.control.pause.is_set()
+            while not stopping and not exhausted and len(in_flight) < self.concurrency:
+                nxt = next(work, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                in_flight[pool.submit(self._attempt, nxt)] = nxt
+
         try:
             while True:
+                fill()
                 stopping = failure is not None or self.control.pause.is_set()
-                while not stopping and not exhausted and len(in_flight) < self.concurrency:
-                    nxt = next(work, None)
-                    if nxt is None:
-                        exhausted = True
-                        break
-                    in_flight[pool.submit(self._attempt, nxt)] = nxt
                 if stopping and not pause_told and failure is None:
                     pause_told = True
                     self.emit(PauseStarted(in_flight=len(in_flight)))
@@ -403,6 +411,10 @@ class Processor:
                     raise Paused(pause_message(self.state))
                 for future in finished:
                     del in_flight[future]
+                # Refill the freed slots before the bookkeeping (fsyncs) of what finished, so
+                # the network is never idle while we write.
+                fill()
+                for future in finished:
                     outcome = future.result()
                     self.state.retry_count += outcome.retries
                     if outcome.result is not None:
@@ -425,7 +437,13 @@ class Processor:
                         continue
                     raise error if error is not None else AssertionError("empty outcome")
         except StorageError as exc:
+            self.control.pause.set()  # retrying workers must not send (and pay for) more
             self._record_error(exc, "storage", None)
+            self.state.status = "failed"
+            # Worth a try: a full disk may still take the small checkpoint. Every state this
+            # can be reached in is consistent; if the write fails the previous checkpoint stands.
+            with contextlib.suppress(StorageError):
+                self._checkpoint()
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)

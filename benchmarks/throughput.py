@@ -1,0 +1,298 @@
+"""Throughput benchmark against the project's own fake Messages API (run by hand, not in CI).
+
+    python benchmarks/throughput.py            # full sizes (about 5 minutes on 2 cores)
+    python benchmarks/throughput.py --quick    # 5,000 instead of 20,000 chunks
+
+Every figure is a ratio against an ideal or a baseline measured in the same run:
+1. wall time / ideal for 400 chunks at 200 ms latency and concurrency 8;
+2. engine overhead per chunk (median ms) at 1,000 and 20,000 chunks, and their ratio;
+3. resume start-up of a 20,000-chunk job paused half-way (process start to first request),
+   beside the bare `import anthropic` time measured here;
+4. peak RSS of `run` at 100 and 20,000 chunks;
+5. throughput against a server enforcing 20 requests/s, concurrency 16, and the 429 share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.fake_anthropic import FakeAnthropic, RateLimit  # noqa: E402
+from transcript_cli.checkpoint import Options, Settings  # noqa: E402
+from transcript_cli.errors import Paused  # noqa: E402
+from transcript_cli.events import ChunkFinished, Event  # noqa: E402
+from transcript_cli.job import JobStore  # noqa: E402
+from transcript_cli.processor import Control  # noqa: E402
+from transcript_cli.prompts import DEFAULT_LANGUAGE, load_prompt  # noqa: E402
+from transcript_cli.providers.anthropic import AnthropicProvider  # noqa: E402
+from transcript_cli.providers.base import ChunkRequest  # noqa: E402
+from transcript_cli.runner import Existing, RunSpec, start  # noqa: E402
+
+CHUNK_CHARS = 200
+KEY = "sk-ant-benchmark-not-a-key"
+
+
+def make_input(folder: Path, chunks: int) -> Path:
+    """A transcript that splits into exactly `chunks` chunks: one ~190-character sentence each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"talk-{chunks}.txt"
+    filler = " and so on" * 20
+    with open(path, "w", encoding="utf-8") as handle:
+        for n in range(chunks):
+            handle.write(f"Sentence {n:06d} says something{filler}"[: CHUNK_CHARS - 12] + ".\n")
+    return path
+
+
+def settings() -> Settings:
+    template = load_prompt("clean")
+    return Settings(
+        provider="anthropic",
+        model="claude-haiku-4-5",
+        prompt_name=template.name,
+        prompt_text=template.text,
+        language=DEFAULT_LANGUAGE,
+        title=None,
+        chunk_chars=CHUNK_CHARS,
+        context_chars=60,
+        max_tokens=1024,
+    )
+
+
+def run_job(
+    work: Path,
+    source: Path,
+    concurrency: int,
+    *,
+    name: str,
+    control: Control | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> float:
+    """Run a job in this process; returns wall seconds (Paused is an expected ending)."""
+    spec = RunSpec(
+        inputs=[source],
+        settings=settings(),
+        options=Options(concurrency=concurrency, max_retries=8, timeout=60.0),
+        out_dir=work / "out",
+        name=name,
+    )
+    store = JobStore(work / "state")
+    started = time.perf_counter()
+    with contextlib.suppress(Paused):
+        start(
+            store,
+            spec,
+            decide=lambda _: Existing.RESTART,
+            restart=True,
+            control=control,
+            on_event=on_event or (lambda _: None),
+        )
+    return time.perf_counter() - started
+
+
+def bench_wall_vs_ideal(work: Path) -> None:
+    n, latency, concurrency = 400, 0.2, 8
+    with FakeAnthropic(latency=latency) as api:
+        os.environ["ANTHROPIC_BASE_URL"] = api.url
+        wall = run_job(work, make_input(work / "in", n), concurrency, name="wall")
+    ideal = math.ceil(n / concurrency) * latency
+    print(
+        f"1. {n} chunks, latency {latency * 1000:.0f} ms, concurrency {concurrency}: "
+        f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.3f} (target <= 1.10)"
+    )
+
+
+def bare_call_ms(api: FakeAnthropic, calls: int = 300) -> float:
+    """Median time of one SDK request to the fake, with no engine around it: the baseline."""
+    provider = AnthropicProvider("claude-haiku-4-5", timeout=60.0, base_url=api.url)
+    request = ChunkRequest(
+        system=load_prompt("clean").text,
+        user="<transcript>\n" + "x " * 95 + "\n</transcript>",
+        source="x",
+        context="",
+        max_tokens=1024,
+    )
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        provider.complete(request)
+        times.append(time.perf_counter() - t)
+    provider.close()
+    return statistics.median(times) * 1000
+
+
+def per_chunk_ms(work: Path, n: int, *, pause_at: int | None = None) -> float:
+    """Median gap between finished chunks at concurrency 1 (one request + its bookkeeping)."""
+    stamps: list[float] = []
+    control = Control()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkFinished):
+            stamps.append(time.perf_counter())
+            if pause_at is not None and event.job_done >= pause_at:
+                control.pause.set()
+
+    run_job(
+        work, make_input(work / "in", n), 1, name=f"size-{n}", control=control, on_event=on_event
+    )
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    return statistics.median(gaps) * 1000
+
+
+def bench_overhead_and_resume(work: Path, big: int) -> None:
+    with FakeAnthropic() as api:
+        os.environ["ANTHROPIC_BASE_URL"] = api.url
+        baseline = bare_call_ms(api)
+        small = per_chunk_ms(work, 1000) - baseline
+        # The big job stops half-way: section 3 resumes it.
+        large = per_chunk_ms(work, big, pause_at=big // 2) - baseline
+        print(
+            f"2. engine overhead per chunk (median, beyond a bare SDK call of {baseline:.2f} ms): "
+            f"{small:.2f} ms at 1,000 chunks, {large:.2f} ms at {big:,} chunks, "
+            f"ratio {large / small:.2f} (targets <= 2 ms, ratio <= 1.5)"
+        )
+        env = {
+            **os.environ,
+            "ANTHROPIC_API_KEY": KEY,
+            "TRANSCRIPT_CLI_STATE_DIR": str(work / "state"),
+        }
+        seen = len(api.requests)
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "transcript_cli", "resume", f"size-{big}", "-q"],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while len(api.requests) <= seen and proc.poll() is None:
+            time.sleep(0.001)
+        first = api.requests[seen].started - t0 if len(api.requests) > seen else float("nan")
+        proc.kill()
+        proc.wait()
+    sdk = import_seconds("import anthropic")
+    python = import_seconds("pass")
+    print(
+        f"3. resume start-up, {big:,}-chunk job paused at {big // 2:,}: {first:.2f} s to the first "
+        f"request (target < 1 s); of which bare python {python:.2f} s and `import anthropic` "
+        f"{sdk - python:.2f} s, leaving {first - sdk:.2f} s for transcript-cli itself"
+    )
+
+
+def import_seconds(code: str) -> float:
+    """Median wall time of `python -c CODE`, three runs."""
+    times = []
+    for _ in range(3):
+        t = time.monotonic()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.monotonic() - t)
+    return statistics.median(times)
+
+
+def peak_rss_mb(work: Path, n: int, api: FakeAnthropic) -> float:
+    source = make_input(work / "in", n)
+    env = {
+        **os.environ,
+        "ANTHROPIC_API_KEY": KEY,
+        "ANTHROPIC_BASE_URL": api.url,
+        "TRANSCRIPT_CLI_STATE_DIR": str(work / f"rss-state-{n}"),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "transcript_cli",
+            "run",
+            str(source),
+            "-q",
+            "--name",
+            f"rss-{n}",
+            "--chunk-chars",
+            str(CHUNK_CHARS),
+            "--context-chars",
+            "60",
+            "--out",
+            str(work / "rss-out"),
+            "--model",
+            "claude-haiku-4-5",
+        ],
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"rss run of {n} chunks exited {proc.returncode}")
+    return usage.ru_maxrss / 1024
+
+
+def bench_rss(work: Path, big: int) -> None:
+    with FakeAnthropic() as api:
+        small = peak_rss_mb(work, 100, api)
+        large = peak_rss_mb(work, big, api)
+    print(
+        f"4. peak RSS of `run`: {small:.1f} MB at 100 chunks, {large:.1f} MB at {big:,} chunks, "
+        f"ratio {large / small:.2f} (target <= 1.5)"
+    )
+
+
+def bench_rate_limited(work: Path) -> None:
+    n, rate, concurrency, latency = 400, 20.0, 16, 0.1
+    with FakeAnthropic(latency=latency, rate_limit=RateLimit(rate)) as api:
+        os.environ["ANTHROPIC_BASE_URL"] = api.url
+        wall = run_job(work, make_input(work / "in", n), concurrency, name="limited")
+        total = len(api.requests)
+        throttled = api.throttled
+    achieved = n / wall
+    print(
+        f"5. server limit {rate:.0f} req/s, concurrency {concurrency}, latency "
+        f"{latency * 1000:.0f} ms, {n} chunks: {achieved:.2f} req/s = {achieved / rate:.3f} of "
+        f"allowed (target >= 0.90); 429s {throttled}/{total} = {throttled / total:.1%} "
+        f"(target <= 2 %)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 instead of 20,000 chunks")
+    parser.add_argument(
+        "--only", type=int, choices=range(1, 6), action="append", help="run only section N"
+    )
+    args = parser.parse_args()
+    big = 5000 if args.quick else 20000
+    only = set(args.only or range(1, 6))
+    os.environ["ANTHROPIC_API_KEY"] = KEY
+    print(
+        f"transcript-cli throughput benchmark: {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.machine()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="tcli-bench-") as tmp:
+        work = Path(tmp)
+        if 1 in only:
+            bench_wall_vs_ideal(work / "s1")
+        if 2 in only or 3 in only:
+            bench_overhead_and_resume(work / "s2", big)
+        if 4 in only:
+            bench_rss(work / "s4", big)
+        if 5 in only:
+            bench_rate_limited(work / "s5")
+
+
+if __name__ == "__main__":
+    main()
