@@ -27,6 +27,14 @@ def ensure_private_dir(path: Path) -> None:
         raise _storage_error(path, "cannot create folder", exc) from exc
 
 
+def ensure_dir(path: Path) -> None:
+    """Create `path` and its parents with the default mode (for outputs, which are not private)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(path, "cannot create folder", exc) from exc
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename in `path` durable; some filesystems refuse, which is harmless."""
     try:
@@ -44,7 +52,8 @@ def fsync_dir(path: Path) -> None:
 def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_FILE) -> None:
     """Write to a temp file in the same folder, fsync, `os.replace`, fsync the folder.
 
-    On any failure the temp file is removed and the previous `path` is left untouched.
+    On any failure the temp file is removed and the previous `path` is left untouched. An OSError
+    becomes a StorageError; anything else (such as from producing `data`) passes through as is.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -58,17 +67,35 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise _storage_error(path, "cannot write", exc) from exc
+        if isinstance(exc, OSError):
+            raise _storage_error(path, "cannot write", exc) from exc
+        raise
     fsync_dir(path.parent)
+
+
+def rename_aside(path: Path, suffix: str) -> Path:
+    """Keep `path` under a new name beside it (never over another file) and return that name."""
+    target = path.with_name(f"{path.name}{suffix}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{suffix}-{n}")
+    try:
+        path.rename(target)
+    except OSError as exc:
+        raise _storage_error(path, f"cannot rename to {target.name}", exc) from exc
+    fsync_dir(path.parent)
+    return target
 
 
 def _storage_error(path: Path, action: str, exc: OSError) -> StorageError:
     reason = {
         errno.ENOSPC: "disk full",
         errno.EDQUOT: "disk quota exceeded",
+        errno.EFBIG: "file too large (a file size limit was reached)",
         errno.EROFS: "read-only file system",
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
