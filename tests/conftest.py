@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import IO
 
 import pytest
 
@@ -88,12 +91,12 @@ class Cli:
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start the CLI without waiting, for signal and crash tests."""
         return subprocess.Popen(
             self.command(*args),
             cwd=self.workdir,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -124,3 +127,58 @@ def interrupt(proc: subprocess.Popen[str], times: int = 1) -> tuple[int, str, st
         proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     return proc.returncode, stdout, stderr
+
+
+class Running:
+    """A CLI process in the background whose stdout and stderr are collected as they arrive."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(proc.stdout, self._out), daemon=True),
+            threading.Thread(target=self._pump, args=(proc.stderr, self._err), daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, sink: list[str]) -> None:
+        assert stream is not None
+        for line in stream:  # line by line, so a test can watch for a message
+            sink.append(line)
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._out)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err)
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the process to end and for its output to be read; its exit code."""
+        code = self.proc.wait(timeout=timeout)
+        for pump in self._pumps:
+            pump.join(timeout=10)
+        return code
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:  # the test failed midway: leave no process behind
+            self.proc.kill()
+        self.finish()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()

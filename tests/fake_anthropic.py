@@ -4,19 +4,24 @@ The real `anthropic` SDK talks to it through `base_url` / `ANTHROPIC_BASE_URL`, 
 SDK, our error conversion and our retries exactly as production runs them.
 
 - Replies are derived from the request: the `<transcript>` part, prefixed with `[clean] `.
-- `latency` delays every reply; `Fault`s script errors, dropped connections, slow or odd replies,
-  either in arrival order (`script`) or for requests whose transcript matches (`fail_when`).
-- Every request is recorded, with the most requests ever in flight at once.
+- `latency` delays every reply, `jitter` adds up to that much more per transcript (fixed by
+  `seed`, so replies to concurrent requests come back out of order, the same way every run);
+  `Fault`s script errors, dropped connections, slow or odd replies, either in arrival order
+  (`script`) or for requests whose transcript matches (`fail_when`).
+- Every request is recorded, with the status answered and the most requests ever in flight.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -65,6 +70,43 @@ class Recorded:
     transcript: str
     started: float
     finished: float = 0.0
+    status: int | None = None  # the HTTP status answered; None while unanswered, or dropped
+
+
+class RateLimit:
+    """A server-side token bucket like Anthropic's: 429 + retry-after when empty.
+
+    Every answer carries `anthropic-ratelimit-requests-{limit,remaining,reset}`, `reset` being
+    the RFC 3339 time at which the bucket would be full again.
+    """
+
+    def __init__(self, per_second: float, burst: int | None = None) -> None:
+        self.rate = per_second
+        self.capacity = float(burst if burst is not None else max(1, round(per_second)))
+        self.level = self.capacity
+        self.updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        with self._lock:
+            now = time.monotonic()
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            self.updated = now
+            allowed = self.level >= 1.0
+            if allowed:
+                self.level -= 1.0
+            to_full = (self.capacity - self.level) / self.rate
+            reset = datetime.fromtimestamp(time.time() + to_full, UTC)
+            headers = {
+                "anthropic-ratelimit-requests-limit": str(int(self.capacity)),
+                "anthropic-ratelimit-requests-remaining": str(int(self.level)),
+                "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z"),
+            }
+            if not allowed:
+                wait = (1.0 - self.level) / self.rate
+                headers["retry-after"] = str(math.ceil(wait))
+                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+            return allowed, headers
 
 
 def reply_text(transcript: str) -> str:
@@ -75,8 +117,19 @@ def reply_text(transcript: str) -> str:
 class FakeAnthropic:
     """Start with `with FakeAnthropic() as api:`; point the SDK at `api.url`."""
 
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        rate_limit: RateLimit | None = None,
+        jitter: float = 0.0,
+        seed: int = 0,
+    ) -> None:
         self.latency = latency
+        self.jitter = jitter
+        self.seed = seed
+        self.rate_limit = rate_limit
+        self.throttled = 0  # requests answered 429 by the rate limit
         self.requests: list[Recorded] = []
         self.max_in_flight = 0
         self._in_flight = 0
@@ -88,6 +141,17 @@ class FakeAnthropic:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered right now (read without the lock: a rule may hold it)."""
+        return self._in_flight
+
+    def jitter_for(self, transcript: str) -> float:
+        """The extra delay replies to `transcript` get: a function of `seed` and the text only."""
+        if not self.jitter:
+            return 0.0
+        return random.Random(f"{self.seed}:{transcript}").uniform(0.0, self.jitter)
 
     @property
     def url(self) -> str:
@@ -120,6 +184,12 @@ class FakeAnthropic:
         with self._lock:
             self._rules.append((predicate, fault, [times]))
 
+    def clear_faults(self) -> None:
+        """Forget every scripted fault and rule: the API is healthy again."""
+        with self._lock:
+            self._script.clear()
+            self._rules.clear()
+
     def transcripts(self) -> list[str]:
         """Transcript parts of the message requests received, in arrival order."""
         return [r.transcript for r in self.requests if r.path.endswith("/messages")]
@@ -141,6 +211,9 @@ class FakeAnthropic:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every keep-alive reply.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -177,27 +250,36 @@ class FakeAnthropic:
                     started=started,
                 )
             )
+        status: int | None = None
         try:
-            self._answer(handler, body, transcript)
+            status = self._answer(handler, body, transcript)
         finally:
             with self._lock:
                 self._in_flight -= 1
-                rec = self.requests[index]
-                self.requests[index] = Recorded(
-                    rec.path, rec.headers, rec.body, rec.transcript, rec.started, time.monotonic()
+                self.requests[index] = replace(
+                    self.requests[index], finished=time.monotonic(), status=status
                 )
 
     def _answer(
         self, handler: BaseHTTPRequestHandler, body: dict[str, Any], transcript: str
-    ) -> None:
+    ) -> int | None:
+        """Reply to one request; the status sent, or None if the connection was dropped."""
         fault = self._pick_fault(transcript) or Fault()
-        delay = self.latency + fault.delay
+        if self.rate_limit is not None:
+            allowed, limit_headers = self.rate_limit.take()
+            if not allowed:
+                with self._lock:
+                    self.throttled += 1
+                fault = Fault(status=429, message="rate limited", headers=limit_headers)
+            else:
+                fault = replace(fault, headers={**limit_headers, **fault.headers})
+        delay = self.latency + self.jitter_for(transcript) + fault.delay
         if delay:
             time.sleep(delay)
         if fault.drop:
             handler.close_connection = True
             handler.connection.close()
-            return
+            return None
         if fault.status is not None:
             kind = ERROR_TYPES.get(fault.status, "api_error")
             error: dict[str, Any] = {"type": kind, "message": fault.message}
@@ -205,10 +287,10 @@ class FakeAnthropic:
                 error["details"] = {"error_code": fault.error_code}
             payload = {"type": "error", "error": error}
             self._send(handler, fault.status, json.dumps(payload).encode(), fault.headers)
-            return
+            return fault.status
         if fault.body is not None:
             self._send(handler, 200, fault.body, fault.headers)
-            return
+            return 200
         text = reply_text(transcript) if fault.text is None else fault.text
         system = body.get("system", "")
         prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
@@ -226,6 +308,7 @@ class FakeAnthropic:
             },
         }
         self._send(handler, 200, json.dumps(message).encode(), fault.headers)
+        return 200
 
     @staticmethod
     def _send(

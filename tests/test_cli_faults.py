@@ -128,25 +128,80 @@ def test_transient_past_budget_exits_75_and_stays_resumable(
     assert _output(cli) == expected_output(src, int(CHUNK))
 
 
-def test_400_for_one_chunk_fails_the_job_with_the_api_message(
+def test_400_for_one_chunk_fails_that_file_only_and_retry_failed_redoes_it(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    bad = write_transcript(cli.workdir / "a.txt", 40)
+    good = write_transcript(cli.workdir / "b.txt", 40, start=1000)
+    marker = "Sentence number 20 says"
+    fake_api.fail_when(marker, Fault(status=400, message="invalid request"), times=-1)
+    result = cli("run", str(bad), str(good), "--chunk-chars", CHUNK, "--name", "two")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    # Split in smaller pieces before giving up: the marker was asked for more than once.
+    assert sum(marker in t for t in fake_api.transcripts()) > 1
+    assert "1 chunk(s) failed in 1 file(s)" in result.stderr
+    assert "a.txt chunk" in result.stderr and "invalid request" in result.stderr
+    assert "--retry-failed" in result.stderr
+    # The other file went on and was written; the failed one was not written with a gap.
+    assert (cli.workdir / "cleaned" / "b.md").read_text(encoding="utf-8") == expected_output(
+        good, int(CHUNK)
+    )
+    assert not (cli.workdir / "cleaned" / "a.md").exists()
+    status = json.loads(cli("status", "two", "--json").stdout)
+    assert status["state"] == "failed"
+    files = {Path(f["path"]).name: f for f in status["files"]}
+    assert files["a.txt"]["chunks_failed"] == 1 and files["b.txt"]["chunks_failed"] == 0
+    (failed,) = [c for c in files["a.txt"]["chunks"] if c["error"]]
+    assert "invalid request" in failed["error"]
+    human = cli("status", "two")
+    assert f"chunk {failed['chunk']} failed" in human.stdout and "--retry-failed" in human.stdout
+
+    # A plain resume does not pay for the failed chunk again.
+    sent = len(fake_api.requests)
+    again = cli("resume", "two")
+    assert again.returncode == 1 and len(fake_api.requests) == sent
+
+    fake_api.clear_faults()
+    retried = cli("resume", "two", "--retry-failed")
+    assert retried.returncode == 0, retried.stderr
+    assert (cli.workdir / "cleaned" / "a.md").read_text(encoding="utf-8") == expected_output(
+        bad, int(CHUNK)
+    )
+    # Only the failed chunk was sent again.
+    assert (
+        fake_api.transcripts()[sent:]
+        == [t for t in fake_api.transcripts()[:sent] if marker in t][:1]
+    )
+
+
+def test_max_tokens_cut_off_splits_the_chunk(cli: Cli, fake_api: FakeAnthropic) -> None:
+    src = _job(cli)
+    marker = _target(fake_api)
+    fake_api.fail_when(marker, Fault(stop_reason="max_tokens"))
+    code, err = _run(cli, src)
+    assert code == 0, err
+    hits = [t for t in fake_api.transcripts() if marker in t]
+    assert len(hits) == 2 and len(hits[1]) < len(hits[0])  # the second one is a piece of it
+    out = _output(cli)
+    assert f"[clean] {hits[1]}" in out  # the piece's reply is in place of the whole chunk's
+    assert out.count(marker) == 1
+
+
+def test_suspicious_reply_is_kept_with_a_warning_or_fails_under_strict(
     cli: Cli, fake_api: FakeAnthropic
 ) -> None:
     src = _job(cli)
-    fake_api.fail_when(_target(fake_api), Fault(status=400, message="prompt is too long"))
+    marker = _target(fake_api)
+    fake_api.fail_when(marker, Fault(text="Too short."), times=-1)
     code, err = _run(cli, src)
-    assert code == 1
-    assert "prompt is too long" in err
-    assert _status(cli)["state"] == "failed"
-
-
-def test_max_tokens_cut_off_is_not_stored_as_a_result(cli: Cli, fake_api: FakeAnthropic) -> None:
-    src = _job(cli)
-    fake_api.fail_when(_target(fake_api), Fault(stop_reason="max_tokens"))
-    code, err = _run(cli, src)
-    assert code == 1
-    assert "--max-tokens" in err
+    assert code == 0, err
+    assert "warning:" in err and "of the source's length" in err
     status = _status(cli)
-    assert status["chunks_done"] < status["chunks_total"]  # type: ignore[operator]
-    result = cli("resume", "talk")
-    assert result.returncode == 0, result.stderr
-    assert _output(cli) == expected_output(src, int(CHUNK))
+    (noted,) = [c for f in status["files"] for c in f["chunks"]]  # type: ignore[union-attr]
+    assert "of the source's length" in noted["warning"] and noted["error"] is None
+    assert "Too short." in _output(cli)
+
+    result = cli("run", str(src), "--chunk-chars", CHUNK, "--name", "strict", "--strict")
+    assert result.returncode == 1
+    assert "--strict" in result.stderr and "failed" in result.stderr

@@ -162,6 +162,8 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
             "chunks_done": k,
             "chunks_total": total,
             "written": False,
+            "chunks_failed": 0,
+            "chunks": [],
         }
     ]
     assert view["input_tokens"] > 0 and view["output_tokens"] > 0 and view["cost_usd"] > 0
@@ -208,7 +210,10 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
     assert (done["job_id"], done["state"]) == ("talk", "completed")
     assert done["chunks_done"] == done["chunks_total"] == total
     assert (done["files_done"], done["files_total"]) == (1, 1)
-    assert done["files"] == [{**view["files"][0], "chunks_done": total, "written": True}]
+    retried = [{"chunk": late + 1, "retries": 1, "warning": None, "error": None}]
+    assert done["files"] == [
+        {**view["files"][0], "chunks_done": total, "written": True, "chunks": retried}
+    ]
     # Tokens and cost add up over the replies that succeeded (not the 401 or the 529).
     messages = [r for r in fake_api.requests if r.path.endswith("/messages")]
     failures = {

@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from types import TracebackType
-from typing import IO
 
 import pytest
 
-from tests.conftest import Cli, wait_for, write_transcript
+from tests.conftest import Cli, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_run import expected_output
 from transcript_cli import checkpoint
@@ -50,61 +47,6 @@ def output_of(cli: Cli, src: Path) -> bytes:
 def saved_state(cli: Cli, job_id: str) -> checkpoint.JobState:
     """The job's checkpoint as the CLI left it (read directly: cheaper than `status`)."""
     return checkpoint.load(cli.state_dir / job_id)
-
-
-class Running:
-    """A CLI process in the background whose stdout and stderr are collected as they arrive."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self._out: list[str] = []
-        self._err: list[str] = []
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(proc.stdout, self._out), daemon=True),
-            threading.Thread(target=self._pump, args=(proc.stderr, self._err), daemon=True),
-        ]
-        for pump in self._pumps:
-            pump.start()
-
-    @staticmethod
-    def _pump(stream: IO[str] | None, sink: list[str]) -> None:
-        assert stream is not None
-        for line in stream:  # line by line, so a test can watch for a message
-            sink.append(line)
-
-    @property
-    def stdout(self) -> str:
-        return "".join(self._out)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self._err)
-
-    def signal(self, signum: int) -> None:
-        self.proc.send_signal(signum)
-
-    def finish(self, timeout: float = 60) -> int:
-        """Wait for the process to end and for its output to be read; its exit code."""
-        code = self.proc.wait(timeout=timeout)
-        for pump in self._pumps:
-            pump.join(timeout=10)
-        return code
-
-    def __enter__(self) -> Running:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.proc.poll() is None:  # the test failed midway: leave no process behind
-            self.proc.kill()
-        self.finish()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def hold_reply(api: FakeAnthropic, transcript: str) -> threading.Event:

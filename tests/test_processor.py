@@ -14,7 +14,7 @@ from transcript_cli import checkpoint
 from transcript_cli.checkpoint import Options, Settings
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import Paused
-from transcript_cli.events import ChunkFinished, Event
+from transcript_cli.events import ChunkFinished, Event, Stalled
 from transcript_cli.job import JobStore, new_state, plan_inputs
 from transcript_cli.processor import Control, Processor
 from transcript_cli.providers.base import ChunkRequest, Completion
@@ -181,3 +181,38 @@ def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path
         Processor(store, state, again, policy=RetryPolicy()).run(resumed=True)
     assert kept.text.lower() not in [s.lower() for s in again.sources]
     assert len(again.sources) == item.chunk_count - done_before
+
+
+class BlockingProvider(ScriptedProvider):
+    """Answers nothing until released: a stuck API."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def complete(self, request: ChunkRequest) -> Completion:
+        self.release.wait(10)
+        return super().complete(request)
+
+
+def test_a_stall_is_reported_not_silent(tmp_path: Path) -> None:
+    store, inputs = _setup(tmp_path, files=1, sentences=10)
+    provider = BlockingProvider()
+    stalls: list[Stalled] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Stalled):
+            stalls.append(event)
+            provider.release.set()
+
+    planned = plan_inputs(inputs, SETTINGS, tmp_path / "out")
+    options = Options(concurrency=2, max_retries=0, timeout=0.2)
+    state = new_state("job", SETTINGS, options, planned)
+    with store.locked("job"):
+        store.save(state)
+        processor = Processor(store, state, provider, policy=RetryPolicy(), on_event=on_event)
+        processor.stall_seconds = 0.3  # the real grace is the timeout plus five seconds
+        processor.run()
+    assert stalls and stalls[0].seconds >= 0.3
+    assert "sent and not answered" in stalls[0].reason
+    assert checkpoint.load(store.job_dir("job")).status == "completed"

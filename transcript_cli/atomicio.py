@@ -102,5 +102,7 @@ def _storage_error(path: Path, action: str, exc: OSError) -> StorageError:
     }.get(exc.errno or 0, exc.strerror or str(exc))
     return StorageError(
         f"{path}: {action}: {reason}; the previous checkpoint is intact, "
-        "free the problem and run resume"
+        "free the problem and run resume",
+        path=path,
+        reason=reason,
     )

@@ -62,6 +62,7 @@ class Options:
     timeout: float
     rpm: int | None = None  # user's caps for a shared key
     tpm: int | None = None
+    strict: bool = False  # suspicious output fails its chunk instead of a warning
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ class ErrorRecord:
     chunk: int | None = None
 
 
+@dataclass(frozen=True)
+class ChunkNote:
+    """What is worth remembering about one chunk; kept only for chunks that have something."""
+
+    retries: int = 0
+    warning: str | None = None  # suspicious output, kept
+    error: str | None = None  # failed permanently; `resume --retry-failed` clears it
+
+
 @dataclass
 class InputState:
     """One input file's progress. Mutable: the engine updates it as chunks land."""
@@ -85,6 +95,13 @@ class InputState:
     output: str
     done: ChunkSet = field(default_factory=ChunkSet)
     written: bool = False
+    # Sparse: a 20,000-chunk job with no trouble stores nothing here.
+    notes: dict[int, ChunkNote] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[int]:
+        """Chunks that failed permanently, in order."""
+        return sorted(i for i, note in self.notes.items() if note.error is not None)
 
 
 @dataclass
@@ -129,6 +146,7 @@ class _InputDict(TypedDict):
     output: str
     done: list[list[int]]
     written: bool
+    notes: dict[str, dict[str, Any]]  # chunk index -> ChunkNote fields; absent means {}
 
 
 class CheckpointDict(TypedDict):
@@ -170,6 +188,7 @@ def to_dict(state: JobState) -> CheckpointDict:
                 "output": i.output,
                 "done": i.done.to_ranges(),
                 "written": i.written,
+                "notes": {str(k): asdict(n) for k, n in sorted(i.notes.items())},
             }
             for i in state.inputs
         ],
@@ -203,9 +222,7 @@ def load(job_dir: Path) -> JobState:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(
-            path, "checkpoint missing", "the job folder is incomplete; `clear` it to start over"
-        ) from None
+        raise CheckpointError(path, "checkpoint missing", damaged_hint(path)) from None
     except OSError as exc:
         raise CheckpointError(path, f"cannot read checkpoint ({exc.strerror})") from exc
     try:
@@ -215,19 +232,25 @@ def load(job_dir: Path) -> JobState:
         problem = (
             "checkpoint is empty" if not raw.strip() else f"checkpoint is not valid JSON ({exc})"
         )
-        raise CheckpointError(path, problem, _DAMAGED_HINT) from None
+        raise CheckpointError(path, problem, damaged_hint(path)) from None
     return from_dict(data, path)
 
 
-_DAMAGED_HINT = "the file is damaged; restore it from a backup or `clear` the job to start over"
+def damaged_hint(path: Path) -> str:
+    """The fix for a lost or damaged checkpoint: rebuild it from the manifest and stored results."""
+    job_id = path.parent.name
+    return (
+        f"rebuild it with `transcript-cli repair {job_id}`, "
+        f"or `transcript-cli clear {job_id}` to start over"
+    )
 
 
 def from_dict(data: object, path: Path) -> JobState:
     """Validate the JSON shape field by field and build the state."""
-    v = _Validator(path)
+    v = FieldValidator(path, damaged_hint(path))
     top = v.obj(data, "checkpoint")
     if top.get("schema") != SCHEMA:
-        raise CheckpointError(path, "not a transcript-cli checkpoint", _DAMAGED_HINT)
+        raise v.fail("not a transcript-cli checkpoint")
     version = v.get(top, "schema_version", int)
     if version > SCHEMA_VERSION:
         raise CheckpointError(
@@ -237,33 +260,13 @@ def from_dict(data: object, path: Path) -> JobState:
             f"this is {__version__} reading schema {SCHEMA_VERSION}; upgrade transcript-cli",
         )
     if version != SCHEMA_VERSION:
-        raise CheckpointError(path, f"unknown checkpoint schema {version}", _DAMAGED_HINT)
-    s = v.obj(top.get("settings"), "settings")
-    settings = Settings(
-        provider=v.get(s, "provider", str),
-        model=v.get(s, "model", str),
-        prompt_name=v.get(s, "prompt_name", str),
-        prompt_text=v.get(s, "prompt_text", str),
-        language=v.get(s, "language", str),
-        title=v.opt(s, "title", str),
-        chunk_chars=v.get(s, "chunk_chars", int),
-        context_chars=v.get(s, "context_chars", int),
-        max_tokens=v.get(s, "max_tokens", int),
-    )
-    if v.get(top, "settings_hash", str) != settings.digest():
-        raise CheckpointError(path, "settings do not match their hash", _DAMAGED_HINT)
-    o = v.obj(top.get("options"), "options")
-    options = Options(
-        concurrency=v.get(o, "concurrency", int),
-        max_retries=v.get(o, "max_retries", int),
-        timeout=float(v.get(o, "timeout", (int, float))),
-        rpm=v.opt(o, "rpm", int),
-        tpm=v.opt(o, "tpm", int),
-    )
+        raise v.fail(f"unknown checkpoint schema {version}")
+    settings = v.settings(top)
+    options = v.options(top)
     inputs = [v.input(item) for item in v.get(top, "inputs", list)]
     status = v.get(top, "status", str)
     if status not in STATUSES:
-        raise CheckpointError(path, f"unknown status {status!r}", _DAMAGED_HINT)
+        raise v.fail(f"unknown status {status!r}")
     t = v.obj(top.get("totals"), "totals")
     err = top.get("last_error")
     last_error = None
@@ -297,14 +300,18 @@ def from_dict(data: object, path: Path) -> JobState:
     )
 
 
-class _Validator:
-    """Field access that turns every shape problem into a CheckpointError naming the field."""
+class FieldValidator:
+    """Field access that turns every shape problem into a CheckpointError naming the field.
 
-    def __init__(self, path: Path) -> None:
+    Shared with the job manifest, which stores the same settings and options.
+    """
+
+    def __init__(self, path: Path, hint: str) -> None:
         self.path = path
+        self.hint = hint
 
     def fail(self, problem: str) -> CheckpointError:
-        return CheckpointError(self.path, problem, _DAMAGED_HINT)
+        return CheckpointError(self.path, problem, self.hint)
 
     def obj(self, value: object, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -324,6 +331,35 @@ class _Validator:
         if d.get(key) is None:
             return None
         return self.get(d, key, kind)
+
+    def settings(self, top: dict[str, Any]) -> Settings:
+        """`settings`, checked against `settings_hash` beside it."""
+        s = self.obj(top.get("settings"), "settings")
+        settings = Settings(
+            provider=self.get(s, "provider", str),
+            model=self.get(s, "model", str),
+            prompt_name=self.get(s, "prompt_name", str),
+            prompt_text=self.get(s, "prompt_text", str),
+            language=self.get(s, "language", str),
+            title=self.opt(s, "title", str),
+            chunk_chars=self.get(s, "chunk_chars", int),
+            context_chars=self.get(s, "context_chars", int),
+            max_tokens=self.get(s, "max_tokens", int),
+        )
+        if self.get(top, "settings_hash", str) != settings.digest():
+            raise self.fail("settings do not match their hash")
+        return settings
+
+    def options(self, top: dict[str, Any]) -> Options:
+        o = self.obj(top.get("options"), "options")
+        return Options(
+            concurrency=self.get(o, "concurrency", int),
+            max_retries=self.get(o, "max_retries", int),
+            timeout=float(self.get(o, "timeout", (int, float))),
+            rpm=self.opt(o, "rpm", int),
+            tpm=self.opt(o, "tpm", int),
+            strict=bool(self.opt(o, "strict", bool)),
+        )
 
     def input(self, item: object) -> InputState:
         d = self.obj(item, "inputs[]")
@@ -347,4 +383,19 @@ class _Validator:
             output=self.get(d, "output", str),
             done=ChunkSet.from_ranges(ranges),
             written=self.get(d, "written", bool),
+            notes=self.notes(d.get("notes") or {}, count),
         )
+
+    def notes(self, value: object, count: int) -> dict[int, ChunkNote]:
+        raw = self.obj(value, "notes")
+        notes = {}
+        for key, entry in raw.items():
+            if not key.isdigit() or int(key) >= count:
+                raise self.fail(f"field 'notes' names chunk {key!r}, not one of this input's")
+            e = self.obj(entry, "notes[]")
+            notes[int(key)] = ChunkNote(
+                retries=self.get(e, "retries", int),
+                warning=self.opt(e, "warning", str),
+                error=self.opt(e, "error", str),
+            )
+        return notes

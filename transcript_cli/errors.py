@@ -6,14 +6,20 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 │   ├── PromptError (2)            unknown template, unknown placeholder
 │   └── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
 ├── StateError (1)                 state on disk cannot be used
-│   ├── CheckpointError (1)        damaged, truncated, wrong schema, newer version
+│   ├── CheckpointError (1)        checkpoint or job manifest damaged, wrong schema, newer
 │   ├── InputChangedError (1)      an input's sha256 differs from when the job started
 │   └── JobLockedError (1)         another process holds the job
-├── StorageError (1), OSError      a write failed (disk full, read-only); previous state intact
+├── StorageError (1), OSError      a write failed (disk full, read-only); previous state intact;
+│                                  carries .path and .reason
 ├── ProviderError (1)              the model API said no
 │   ├── PermanentProviderError (1) bad key, bad request, unknown model: retrying cannot help
+│   │   └── UnusableReply (1)      empty, cut off at max_tokens, refused (failures.py)
 │   └── TransientProviderError (75) still failing after the retry budget; resumable
+├── ChunksFailedError (1)          some chunks failed for good; their files were not written,
+│                                  the others were; `resume --retry-failed` tries them again
 └── Paused (130)                   a signal asked us to stop; state is consistent
+
+Which provider failure ends the job, and which only its chunk, is decided in failures.py.
 """
 
 from __future__ import annotations
@@ -88,6 +94,11 @@ class JobLockedError(StateError):
 class StorageError(TranscriptCliError, OSError):
     """Writing state or output failed; the previous checkpoint is still intact."""
 
+    def __init__(self, message: str, *, path: Path | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.path = path  # the file or folder that could not be written
+        self.reason = reason  # e.g. "disk full", "read-only file system"
+
 
 class ProviderError(TranscriptCliError):
     """The model API refused or failed a request."""
@@ -117,6 +128,10 @@ class TransientProviderError(ProviderError):
         super().__init__(message, status=status)
         self.retry_after = retry_after
         self.headers: Mapping[str, str] = headers or {}
+
+
+class ChunksFailedError(TranscriptCliError):
+    """The job ran to its end, but some chunks failed permanently (listed in the message)."""
 
 
 class Paused(TranscriptCliError):

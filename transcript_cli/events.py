@@ -49,7 +49,43 @@ class PauseStarted:
     in_flight: int
 
 
-Event = JobStarted | ChunkFinished | ChunkRetrying | FileWritten | PauseStarted
+@dataclass(frozen=True)
+class ChunkWarning:
+    """A chunk's reply was kept but looks wrong (see failures.inspect_reply)."""
+
+    file: str
+    chunk_index: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ChunkFailed:
+    """A chunk failed for good: its file will not be written; other files go on."""
+
+    file: str
+    chunk_index: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Stalled:
+    """Nothing came back for longer than a request may take; said, never silent."""
+
+    seconds: float
+    in_flight: int
+    reason: str
+
+
+Event = (
+    JobStarted
+    | ChunkFinished
+    | ChunkRetrying
+    | ChunkWarning
+    | ChunkFailed
+    | FileWritten
+    | PauseStarted
+    | Stalled
+)
 EventSink = Callable[[Event], None]
 
 

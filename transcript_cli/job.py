@@ -24,6 +24,8 @@ from transcript_cli.errors import (
     StateError,
     UsageError,
 )
+from transcript_cli.manifest import MANIFEST_NAME
+from transcript_cli.results import CHUNKS_DIR
 from transcript_cli.sources import file_sha256, load_source
 
 STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
@@ -126,15 +128,22 @@ class JobStore:
         return (self.job_dir(job_id) / checkpoint.CHECKPOINT_NAME).exists()
 
     def ids(self) -> list[str]:
-        """Every job with a checkpoint, oldest folder name first (sorted for stable output)."""
+        """Every job with a checkpoint or a manifest, sorted by name for stable output.
+
+        One with a manifest but no checkpoint lost it: it is listed, and shows as damaged.
+        """
         if not self.root.is_dir():
             return []
         return sorted(
-            p.name for p in self.root.iterdir() if (p / checkpoint.CHECKPOINT_NAME).is_file()
+            p.name
+            for p in self.root.iterdir()
+            if (p / checkpoint.CHECKPOINT_NAME).is_file() or (p / MANIFEST_NAME).is_file()
         )
 
     def load(self, job_id: str) -> JobState:
-        if not self.exists(job_id):
+        # With a manifest the job was started here: its checkpoint is lost, not absent, and
+        # checkpoint.load says so and how to rebuild it.
+        if not self.exists(job_id) and not (self.job_dir(job_id) / MANIFEST_NAME).is_file():
             raise UsageError(f"no job named '{job_id}' in {self.root}")
         state = checkpoint.load(self.job_dir(job_id))
         if state.job_id != job_id:
@@ -148,6 +157,10 @@ class JobStore:
 
     def save(self, state: JobState) -> None:
         checkpoint.save(state, self.job_dir(state.job_id))
+
+    def has_results(self, job_id: str) -> bool:
+        """True if chunk results are stored: paid work that starting over would throw away."""
+        return any((self.job_dir(job_id) / CHUNKS_DIR).glob("*/*.json"))
 
     def check_root(self) -> None:
         """Refuse a state folder others can write to: they could swap our checkpoints."""

@@ -1,7 +1,8 @@
-"""The chunk processor: sends chunks, stores each result and checkpoints after every one.
+"""The chunk processor: hands chunks to workers, stores each result, checkpoints after every one.
 
-Only the main thread touches the checkpoint and the result store; workers only call the
-provider. So every write is ordered, and a crash at any instant leaves a loadable state.
+Only the main thread touches the checkpoint and the result store; workers (worker.py) only
+call the provider. So every write is ordered, and a crash at any instant leaves a loadable
+state that re-bills at most the chunks in flight.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transcript_cli.atomicio import atomic_write, ensure_dir
-from transcript_cli.checkpoint import ErrorRecord, InputState, JobState, utc_now
+from transcript_cli.checkpoint import ChunkNote, ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.errors import (
-    CheckpointError,
+    ChunksFailedError,
     InputChangedError,
     Paused,
     PermanentProviderError,
@@ -26,79 +27,41 @@ from transcript_cli.errors import (
     TransientProviderError,
 )
 from transcript_cli.events import (
+    ChunkFailed,
     ChunkFinished,
     ChunkRetrying,
+    ChunkWarning,
     Event,
     EventSink,
     FileWritten,
     JobStarted,
     PauseStarted,
+    Stalled,
     ignore_events,
 )
+from transcript_cli.failures import Scope, scope_of
 from transcript_cli.job import JobStore
 from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.pricing import cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate, render_user_message
-from transcript_cli.providers.base import ChunkRequest, Completion, Provider
+from transcript_cli.providers.base import ChunkRequest, Provider
 from transcript_cli.results import ChunkResult, ResultStore, text_sha256
-from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
+from transcript_cli.retry import RetryPolicy
 from transcript_cli.sources import load_source
+from transcript_cli.worker import ChunkWorker, Outcome, PauseInterrupt, WorkItem
 
 _POLL_SECONDS = 0.1
-# Answers that mean "too fast": every worker backs off, not just the one that got it.
-THROTTLE_STATUSES = frozenset({429, 529})
-
-
-class _PauseInterrupt(Exception):
-    """A retry wait was cut short by a pause; the chunk is simply not done."""
+# No answer at all for this long past the request timeout is a stall worth saying out loud.
+_STALL_GRACE_SECONDS = 5.0
 
 
 @dataclass
 class Control:
     """How the caller steers a running job from a signal handler: set, never cleared."""
 
-    # Set by a signal, or by the engine itself when a permanent failure ends the job.
+    # Set by a signal, or by the engine itself when a failure ends the job.
     pause: threading.Event = field(default_factory=threading.Event)
     abort: threading.Event = field(default_factory=threading.Event)
-
-    def sleep(self, seconds: float) -> None:
-        """A retry wait that a pause cuts short."""
-        if self.pause.wait(seconds):
-            raise _PauseInterrupt
-
-
-@dataclass(frozen=True)
-class _WorkItem:
-    input_index: int
-    chunk_index: int
-    file_name: str
-    request: ChunkRequest
-    source_sha256: str
-
-    @property
-    def tokens_estimate(self) -> int:
-        """Input plus a like-sized output, about four characters a token, for rate caps."""
-        return (len(self.request.system) + 2 * len(self.request.user)) // 4 + 1
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    item: _WorkItem
-    retries: int
-    result: ChunkResult | None = None
-    error: Exception | None = None
-
-
-def validate_completion(completion: Completion, max_tokens: int) -> None:
-    """Refuse replies that would silently damage the output."""
-    if completion.stop_reason == "max_tokens":
-        raise PermanentProviderError(
-            f"reply cut off at --max-tokens {max_tokens}; raise --max-tokens or lower --chunk-chars"
-        )
-    if completion.stop_reason == "refusal":
-        raise PermanentProviderError("the model refused to process this chunk")
-    if not completion.text.strip():
-        raise TransientProviderError("the model returned an empty reply")
 
 
 class Processor:
@@ -119,14 +82,22 @@ class Processor:
         self.store = store
         self.state = state
         self.provider = provider
-        self.policy = policy
         self.control = control or Control()
         self.concurrency = max(1, concurrency)
+        options = state.options
         self.pacer = Pacer(
-            PacingPolicy(
-                max_in_flight=self.concurrency, rpm=state.options.rpm, tpm=state.options.tpm
-            )
+            PacingPolicy(max_in_flight=self.concurrency, rpm=options.rpm, tpm=options.tpm)
         )
+        self.worker = ChunkWorker(
+            provider,
+            self.pacer,
+            policy,
+            pause=self.control.pause,
+            prompt_name=state.settings.prompt_name,
+            strict=options.strict,
+            emit=self.emit,
+        )
+        self.stall_seconds = options.timeout + _STALL_GRACE_SECONDS
         self.clock = clock
         self.job_dir = store.job_dir(state.job_id)
         self.results = ResultStore(self.job_dir)
@@ -136,10 +107,13 @@ class Processor:
         self._emit_lock = threading.Lock()
         self._on_event = on_event
         self._mark = clock()
+        self._last_sign_of_life = clock()
 
     def emit(self, event: Event) -> None:
         """Workers report retries too, so the caller's sink is called under a lock."""
         with self._emit_lock:
+            if isinstance(event, ChunkRetrying):
+                self._last_sign_of_life = self.clock()
             self._on_event(event)
 
     # --- state writes (main thread only) ---
@@ -150,7 +124,7 @@ class Processor:
         self._mark = now
         self.store.save(self.state)
 
-    def _record_error(self, exc: Exception, kind: str, item: _WorkItem | None) -> None:
+    def _record_error(self, exc: Exception, kind: str, item: WorkItem | None) -> None:
         message = getattr(exc, "message", str(exc))
         self.state.last_error = ErrorRecord(
             message=message,
@@ -173,18 +147,24 @@ class Processor:
                 yield (("\n\n" if n else "") + text.strip()).encode()
             yield b"\n"
 
-        try:
-            atomic_write(target, pieces(), mode=0o644)
-        except FileNotFoundError as exc:
-            raise CheckpointError(
-                Path(exc.filename or self.results.root),
-                "stored chunk result missing or damaged",
-                f"run `transcript-cli resume {self.state.job_id}` to redo it",
-            ) from None
+        atomic_write(target, pieces(), mode=0o644)
         item.written = True
         self._checkpoint()
         self.results.drop_input(index)
         self.emit(FileWritten(source=item.path, output=item.output))
+
+    def _note(
+        self,
+        item: InputState,
+        chunk: int,
+        retries: int,
+        *,
+        warning: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Retries add up across runs; warning and error describe the latest attempt."""
+        before = item.notes.get(chunk, ChunkNote())
+        item.notes[chunk] = ChunkNote(before.retries + retries, warning=warning, error=error)
 
     # --- work ---
 
@@ -214,7 +194,7 @@ class Processor:
         else:
             self.state.cost_usd += result.cost_usd
 
-    def _work(self) -> Iterator[_WorkItem]:
+    def _work(self) -> Iterator[WorkItem]:
         """Chunks still to do, file by file; reads one input at a time to keep memory flat."""
         settings = self.state.settings
         for index, item in enumerate(self.state.inputs):
@@ -235,8 +215,9 @@ class Processor:
                 self._write_output(index, item)
                 continue
             title = settings.title or path.stem
+            failed = set(item.failed)
             for chunk in source.chunks:
-                if chunk.index in item.done:
+                if chunk.index in item.done or chunk.index in failed:
                     continue
                 system = self.template.render(
                     language=settings.language,
@@ -252,100 +233,67 @@ class Processor:
                     context=chunk.context,
                     max_tokens=settings.max_tokens,
                 )
-                yield _WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
+                yield WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
 
-    def _attempt(self, item: _WorkItem) -> _Outcome:
-        """Runs in a worker thread: one chunk, retries included. Never raises."""
-        retries = 0
-
-        def on_retry(notice: RetryNotice) -> None:
-            nonlocal retries
-            retries += 1
-            self.emit(
-                ChunkRetrying(
-                    file=item.file_name,
-                    chunk_index=item.chunk_index,
-                    attempt=notice.attempt,
-                    wait_seconds=notice.wait_seconds,
-                    message=notice.error.message,
-                )
-            )
-
-        def once() -> Completion:
-            ticket = self.pacer.acquire(item.tokens_estimate, self.control.pause)
-            if ticket is None:
-                raise _PauseInterrupt  # paused while waiting for a slot: nothing was sent
-            try:
-                completion = self.provider.complete(item.request)
-            except TransientProviderError as exc:
-                self.pacer.release(
-                    ticket,
-                    throttled=exc.status in THROTTLE_STATUSES,
-                    retry_after=exc.retry_after,
-                    headers=exc.headers,
-                )
-                raise
-            except BaseException:
-                self.pacer.release(ticket)
-                raise
-            self.pacer.release(
-                ticket,
-                headers=completion.headers,
-                tokens_used=completion.input_tokens + completion.output_tokens,
-            )
-            validate_completion(completion, item.request.max_tokens)
-            return completion
-
-        try:
-            completion = call_with_retries(
-                once, self.policy, sleep=self.control.sleep, on_retry=on_retry
-            )
-        except Exception as exc:  # handed to the main thread, which decides
-            if isinstance(exc, ProviderError):
-                # This ends the job: stop the other workers now, before the main thread even
-                # sees this outcome (it may be busy landing others).
-                self.control.pause.set()
-            return _Outcome(item, retries, error=exc)
-        result = ChunkResult(
-            input_index=item.input_index,
-            chunk_index=item.chunk_index,
-            source_sha256=item.source_sha256,
-            settings_hash=self.settings_hash,
-            text=completion.text.strip(),
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            cost_usd=cost_usd(self.price, completion.input_tokens, completion.output_tokens),
-            model=completion.model,
-            provider=self.provider.name,
-            retries=retries,
-            stop_reason=completion.stop_reason,
-        )
-        return _Outcome(item, retries, result=result)
-
-    def _land(self, outcome: _Outcome) -> None:
+    def _land(self, outcome: Outcome) -> None:
         """Main thread: store a finished chunk, then checkpoint, then maybe write its file."""
-        assert outcome.result is not None
-        item = self.state.inputs[outcome.item.input_index]
-        self.results.put(outcome.result)
-        self._count(item, outcome.result)
+        reply = outcome.reply
+        assert reply is not None
+        work = outcome.item
+        result = ChunkResult(
+            input_index=work.input_index,
+            chunk_index=work.chunk_index,
+            source_sha256=work.source_sha256,
+            settings_hash=self.settings_hash,
+            text=reply.text,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cost_usd=cost_usd(self.price, reply.input_tokens, reply.output_tokens),
+            model=reply.model,
+            provider=self.provider.name,
+            retries=outcome.retries,
+            stop_reason=reply.stop_reason,
+            pieces=reply.pieces,
+            warning=reply.warning,
+        )
+        item = self.state.inputs[work.input_index]
+        self.results.put(result)
+        self._count(item, result)
+        if outcome.retries or reply.warning or work.chunk_index in item.notes:
+            self._note(item, work.chunk_index, outcome.retries, warning=reply.warning)
         self._checkpoint()
+        if reply.warning:
+            self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
         self.emit(
             ChunkFinished(
-                file=outcome.item.file_name,
-                chunk_index=outcome.item.chunk_index,
+                file=work.file_name,
+                chunk_index=work.chunk_index,
                 file_done=len(item.done),
                 file_total=item.chunk_count,
                 job_done=self.state.chunks_done,
                 job_total=self.state.chunks_total,
-                input_tokens=outcome.result.input_tokens,
-                output_tokens=outcome.result.output_tokens,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
             )
         )
         if len(item.done) == item.chunk_count:
-            self._write_output(outcome.item.input_index, item)
+            self._write_output(work.input_index, item)
+
+    def _fail_chunk(self, outcome: Outcome, error: ProviderError) -> None:
+        """A chunk that failed for good fails its file; the rest of the job goes on."""
+        work = outcome.item
+        item = self.state.inputs[work.input_index]
+        self._note(item, work.chunk_index, outcome.retries, error=error.message)
+        self._record_error(error, "chunk", work)
+        self._checkpoint()
+        self.emit(ChunkFailed(work.file_name, work.chunk_index, error.message))
 
     def run(self, *, resumed: bool = False) -> JobState:
-        """Process every remaining chunk. Raises Paused, ProviderError or StorageError."""
+        """Process every remaining chunk.
+
+        Raises Paused, ProviderError (the job stopped), ChunksFailedError (it ran to its end
+        with chunks that failed) or StorageError.
+        """
         self.state.status = "running"
         self._checkpoint()
         self.emit(
@@ -362,6 +310,11 @@ class Processor:
             self.state.status = "failed"
             self._checkpoint()
             raise failure
+        failed = failure_summary(self.state)
+        if failed and not self.control.pause.is_set():
+            self.state.status = "failed"
+            self._checkpoint()
+            raise ChunksFailedError(failed)
         if self.state.chunks_done < self.state.chunks_total or not all(
             i.written for i in self.state.inputs
         ):
@@ -378,26 +331,22 @@ class Processor:
     def _drive(self) -> ProviderError | None:
         """The loop: keep up to `concurrency` chunks in flight, land them as they finish."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk")
-        in_flight: dict[Future[_Outcome], _WorkItem] = {}
+        in_flight: dict[Future[Outcome], WorkItem] = {}
         work = self._work()
         failure: ProviderError | None = None
         exhausted = False
         pause_told = False
-
-        def fill() -> None:
-            nonlocal exhausted
-            stopping = failure is not None or self.control.pause.is_set()
-            while not stopping and not exhausted and len(in_flight) < self.concurrency:
-                nxt = next(work, None)
-                if nxt is None:
-                    exhausted = True
-                    break
-                in_flight[pool.submit(self._attempt, nxt)] = nxt
-
         try:
             while True:
-                fill()
                 stopping = failure is not None or self.control.pause.is_set()
+                # Finished chunks are landed before new ones start, so at any instant at most
+                # `concurrency` chunks are paid for and not yet stored: what kill -9 can cost.
+                while not stopping and not exhausted and len(in_flight) < self.concurrency:
+                    nxt = next(work, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    in_flight[pool.submit(self.worker.run, nxt)] = nxt
                 if stopping and not pause_told and failure is None:
                     pause_told = True
                     self.emit(PauseStarted(in_flight=len(in_flight)))
@@ -409,33 +358,17 @@ class Processor:
                     self.state.status = "paused"
                     self._checkpoint()
                     raise Paused(pause_message(self.state))
+                if not finished:
+                    self._watch_for_stall(len(in_flight))
+                    continue
+                self._last_sign_of_life = self.clock()
                 for future in finished:
                     del in_flight[future]
-                # Refill the freed slots before the bookkeeping (fsyncs) of what finished, so
-                # the network is never idle while we write.
-                fill()
-                for future in finished:
-                    outcome = future.result()
-                    self.state.retry_count += outcome.retries
-                    if outcome.result is not None:
-                        self._land(outcome)
-                        continue
-                    error = outcome.error
-                    if isinstance(error, _PauseInterrupt):
-                        continue
-                    if isinstance(error, ProviderError):
-                        kind = (
-                            "transient"
-                            if isinstance(error, TransientProviderError)
-                            else "permanent"
-                        )
-                        self._record_error(error, kind, outcome.item)
-                        if failure is None:
-                            failure = _with_location(error, outcome.item, self.state)
-                            # Workers waiting for a pacing slot or a retry must not send more.
-                            self.control.pause.set()
-                        continue
-                    raise error if error is not None else AssertionError("empty outcome")
+                    found = self._settle(future.result())
+                    if found is not None and failure is None:
+                        failure = found
+                        # Workers waiting for a pacing slot or a retry must not send more.
+                        self.control.pause.set()
         except StorageError as exc:
             self.control.pause.set()  # retrying workers must not send (and pay for) more
             self._record_error(exc, "storage", None)
@@ -449,8 +382,45 @@ class Processor:
             pool.shutdown(wait=False, cancel_futures=True)
         return failure
 
+    def _settle(self, outcome: Outcome) -> ProviderError | None:
+        """Land a finished chunk or file its failure; returns an error that ends the job."""
+        self.state.retry_count += outcome.retries
+        if outcome.reply is not None:
+            self._land(outcome)
+            return None
+        error = outcome.error
+        if isinstance(error, PauseInterrupt):
+            return None
+        if not isinstance(error, ProviderError):
+            raise error if error is not None else AssertionError("empty outcome")
+        scope = scope_of(error)
+        if scope is Scope.CHUNK:
+            self._fail_chunk(outcome, error)
+            return None
+        kind = "transient" if scope is Scope.TRANSIENT else "permanent"
+        self._record_error(error, kind, outcome.item)
+        if outcome.retries:
+            item = self.state.inputs[outcome.item.input_index]
+            self._note(item, outcome.item.chunk_index, outcome.retries)
+        return _with_location(error, outcome.item, self.state)
 
-def _with_location(error: ProviderError, item: _WorkItem, state: JobState) -> ProviderError:
+    def _watch_for_stall(self, in_flight: int) -> None:
+        """No answer and no retry for longer than a request may take: say so, once a period."""
+        quiet = self.clock() - self._last_sign_of_life
+        if quiet < self.stall_seconds:
+            return
+        self._last_sign_of_life = self.clock()
+        waiting = self.pacer.paused_until - time.monotonic()
+        if waiting > 0:
+            reason = f"rate limited: every request waits {waiting:.0f}s more for retry-after"
+        elif in_flight and self.pacer.in_flight == 0:
+            reason = "waiting for the rate limit to allow the next request"
+        else:
+            reason = f"{self.pacer.in_flight} request(s) sent and not answered"
+        self.emit(Stalled(seconds=quiet, in_flight=in_flight, reason=reason))
+
+
+def _with_location(error: ProviderError, item: WorkItem, state: JobState) -> ProviderError:
     """The same error, its message prefixed with where it happened."""
     total = state.inputs[item.input_index].chunk_count
     where = f"{item.file_name} chunk {item.chunk_index + 1}/{total}: "
@@ -461,6 +431,27 @@ def _with_location(error: ProviderError, item: _WorkItem, state: JobState) -> Pr
             retry_after=error.retry_after,
         )
     return PermanentProviderError(where + error.message, status=error.status)
+
+
+def failure_summary(state: JobState) -> str:
+    """One line naming every chunk that failed for good, or '' if none did."""
+    parts = []
+    count = 0
+    for item in state.inputs:
+        for chunk in item.failed:
+            count += 1
+            note = item.notes[chunk]
+            parts.append(
+                f"{Path(item.path).name} chunk {chunk + 1}/{item.chunk_count}: {note.error}"
+            )
+    if not parts:
+        return ""
+    files = sum(1 for item in state.inputs if item.failed)
+    return (
+        f"{count} chunk(s) failed in {files} file(s), which were not written: "
+        + "; ".join(parts)
+        + f". Try them again: transcript-cli resume {state.job_id} --retry-failed"
+    )
 
 
 def pause_message(state: JobState) -> str:

@@ -11,12 +11,21 @@ from transcript_cli.checkpoint import JobState
 VIEW_VERSION = 1
 
 
+class ChunkView(TypedDict):
+    chunk: int  # 1-based, as people count
+    retries: int
+    warning: str | None
+    error: str | None
+
+
 class FileView(TypedDict):
     path: str
     output: str
     chunks_done: int
     chunks_total: int
     written: bool
+    chunks_failed: int
+    chunks: list[ChunkView]  # only chunks with retries, a warning or an error
 
 
 class JobView(TypedDict):
@@ -86,6 +95,16 @@ def job_view(state: JobState, *, running: bool, resume_command: str) -> JobView:
                 "chunks_done": len(item.done),
                 "chunks_total": item.chunk_count,
                 "written": item.written,
+                "chunks_failed": len(item.failed),
+                "chunks": [
+                    {
+                        "chunk": index + 1,
+                        "retries": note.retries,
+                        "warning": note.warning,
+                        "error": note.error,
+                    }
+                    for index, note in sorted(item.notes.items())
+                ],
             }
             for item in state.inputs
         ],

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transcript_cli.atomicio import atomic_write, ensure_private_dir
+from transcript_cli.errors import CheckpointError
 
 RESULT_SCHEMA_VERSION = 1
 CHUNKS_DIR = "chunks"
@@ -39,6 +40,8 @@ class ChunkResult:
     provider: str
     retries: int
     stop_reason: str
+    pieces: int = 1  # more when the API could not take the chunk whole and it was split
+    warning: str | None = None  # suspicious output, kept (see failures.inspect_reply)
 
 
 def _checksum(fields: dict[str, object]) -> str:
@@ -97,11 +100,20 @@ class ResultStore:
         return found
 
     def iter_texts(self, input_index: int, chunk_count: int) -> Iterator[str]:
-        """Texts in chunk order, one at a time, for streaming an output file."""
+        """Texts in chunk order, one at a time, for streaming an output file.
+
+        A result the checkpoint counts as done but that is missing or fails its checksum is a
+        CheckpointError (not an OSError, which would read as a failed write).
+        """
         for chunk_index in range(chunk_count):
             result = self.get(input_index, chunk_index)
             if result is None:
-                raise FileNotFoundError(self._path(input_index, chunk_index))
+                job_id = self.root.parent.name
+                raise CheckpointError(
+                    self._path(input_index, chunk_index),
+                    f"stored result of chunk {chunk_index + 1} is missing or damaged",
+                    f"run `transcript-cli repair {job_id}` so that resume redoes that chunk",
+                )
             yield result.text
 
     def drop_input(self, input_index: int) -> None:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+from transcript_cli import manifest
 from transcript_cli.checkpoint import JobState, Options, Settings
-from transcript_cli.errors import JobLockedError, StateError, UsageError
+from transcript_cli.errors import JobLockedError, StateError, StorageError, UsageError
 from transcript_cli.events import EventSink, ignore_events
 from transcript_cli.formats import discover_inputs
 from transcript_cli.job import (
@@ -102,12 +103,29 @@ def start(
             )
         if decide(existing) is Existing.RESUME:
             return resume(store, job_id, options=spec.options, control=control, on_event=on_event)
+    elif not restart and store.has_results(job_id):
+        # Its checkpoint is lost or unreadable, but the chunks it paid for are still there.
+        raise StateError(
+            f"job '{job_id}' has stored chunk results but no usable checkpoint; recover them "
+            f"with `transcript-cli repair {job_id}`, or pass --restart to discard them"
+        )
 
     with store.locked(job_id) as job_dir:
         store.reset(job_id)
         state = new_state(job_id, spec.settings, spec.options, planned)
-        store.save(state)
-        assert job_dir.is_dir()
+        try:
+            # Written once, before the first checkpoint: `repair` rebuilds a lost checkpoint
+            # from it.
+            manifest.save(manifest.Manifest.of(state), job_dir)
+            store.save(state)
+        except StorageError as exc:
+            # There is no job yet, so nothing to resume.
+            raise StorageError(
+                f"{exc.path}: cannot write: {exc.reason}; nothing was sent yet: free the "
+                "problem and run the same command again",
+                path=exc.path,
+                reason=exc.reason,
+            ) from exc
         processor = Processor(
             store,
             state,
@@ -130,13 +148,24 @@ def resume(
     options: Options | None = None,
     control: Control | None = None,
     on_event: EventSink = ignore_events,
+    retry_failed: bool = False,
 ) -> Outcome:
-    """`resume`: continue from the checkpoint; finished chunks are never sent again."""
-    with store.locked(job_id):
+    """`resume`: continue from the checkpoint; finished chunks are never sent again.
+
+    Chunks that failed for good stay failed (and their files unwritten) unless `retry_failed`.
+    """
+    with store.locked(job_id) as job_dir:
         state = store.load(job_id)
         if state.status == "completed":
             return Outcome(state, already_done=True)
         verify_inputs(state)
+        if retry_failed:
+            for item in state.inputs:
+                for chunk in item.failed:
+                    item.notes[chunk] = replace(item.notes[chunk], error=None)
+        if not (job_dir / manifest.MANIFEST_NAME).exists():
+            # A job from before manifests existed: give it one, so it can be repaired later.
+            manifest.save(manifest.Manifest.of(state), job_dir)
         if options is not None:
             state.options = options
         provider = make_provider(
@@ -158,7 +187,7 @@ def resume(
             provider.close()
 
 
-def merge_options(base: Options, **overrides: float | int | None) -> Options:
+def merge_options(base: Options, **overrides: float | int | bool | None) -> Options:
     """Resume keeps the job's options unless a flag overrides one."""
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(base, **given)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import sys
 
 from rich.markup import escape
 
-from transcript_cli.cli import jobs_cmd, run_cmd  # noqa: F401 - registers the commands
+from transcript_cli.cli import jobs_cmd, repair_cmd, run_cmd  # noqa: F401 - registers the commands
 from transcript_cli.cli.app import app
 from transcript_cli.cli.console import err
 from transcript_cli.errors import EXIT_PAUSED, TranscriptCliError

@@ -65,14 +65,30 @@ def _show_one(view: JobView) -> None:
         ("retries", str(view["retries"])),
     ]
     if view["last_error"]:
-        rows.append(("last error", str(view["last_error"].get("message"))))
+        error = view["last_error"]
+        rows.append(("last error", f"{error.get('message')} (at {error.get('at')})"))
     if view["resume_command"]:
-        rows.append(("resume with", view["resume_command"]))
+        command = view["resume_command"]
+        if any(f["chunks_failed"] for f in view["files"]):
+            command += " --retry-failed"
+        rows.append(("resume with", command))
     for label, value in rows:
         out.print(f"  {label:<14}{escape(value)}")
     for f in view["files"]:
         mark = "done" if f["written"] else f"{f['chunks_done']}/{f['chunks_total']}"
-        out.print(f"    {mark:>9}  {escape(f['path'])}")
+        failed = f", {f['chunks_failed']} failed" if f["chunks_failed"] else ""
+        out.print(f"    {mark:>9}  {escape(f['path'])}{failed}")
+        for chunk in f["chunks"]:
+            if chunk["error"]:
+                out.print(
+                    f"               [red]chunk {chunk['chunk']} failed:[/red] "
+                    f"{escape(chunk['error'])}"
+                )
+            elif chunk["warning"]:
+                out.print(
+                    f"               [yellow]chunk {chunk['chunk']} warning:[/yellow] "
+                    f"{escape(chunk['warning'])}"
+                )
 
 
 @app.command()

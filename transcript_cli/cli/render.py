@@ -18,12 +18,15 @@ from rich.progress import (
 
 from transcript_cli.cli.console import err
 from transcript_cli.events import (
+    ChunkFailed,
     ChunkFinished,
     ChunkRetrying,
+    ChunkWarning,
     Event,
     FileWritten,
     JobStarted,
     PauseStarted,
+    Stalled,
 )
 
 
@@ -92,6 +95,21 @@ class ProgressView:
         elif isinstance(event, FileWritten):
             self._line(
                 f"[green]wrote[/green] {escape(event.output)}  ({escape(Path(event.source).name)})"
+            )
+        elif isinstance(event, ChunkWarning):
+            self._line(
+                f"[yellow]warning: {escape(event.file)} chunk {event.chunk_index + 1}: "
+                f"{escape(event.message)}[/yellow]"
+            )
+        elif isinstance(event, ChunkFailed):
+            self._line(
+                f"[red]{escape(event.file)} chunk {event.chunk_index + 1} failed: "
+                f"{escape(event.message)}; the other files go on[/red]"
+            )
+        elif isinstance(event, Stalled):
+            self._line(
+                f"[yellow]no answer for {event.seconds:.0f}s ({escape(event.reason)}); "
+                "still waiting, Ctrl-C pauses[/yellow]"
             )
         elif isinstance(event, PauseStarted) and event.in_flight:
             self._line(f"waiting for {event.in_flight} chunk(s) in flight…")

@@ -58,6 +58,15 @@ TpmOption = Annotated[
     int | None,
     typer.Option("--tpm", min=1, help="Cap on tokens per minute, input + output."),
 ]
+StrictOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict/--no-strict",
+        help="Fail a chunk whose reply looks wrong (far shorter or longer than its source, or "
+        "echoing the prompt) instead of keeping it with a warning.",
+        show_default=False,
+    ),
+]
 TimeoutOption = Annotated[
     float | None,
     typer.Option("--timeout", min=1.0, help="Seconds one API request may take."),
@@ -180,6 +189,7 @@ def run(
     timeout: TimeoutOption = None,
     rpm: RpmOption = None,
     tpm: TpmOption = None,
+    strict: StrictOption = None,
     resume_flag: Annotated[
         bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
     ] = False,
@@ -215,6 +225,7 @@ def run(
         timeout=timeout or DEFAULT_TIMEOUT,
         rpm=rpm,
         tpm=tpm,
+        strict=bool(strict),
     )
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
@@ -287,6 +298,13 @@ def resume(
     timeout: TimeoutOption = None,
     rpm: RpmOption = None,
     tpm: TpmOption = None,
+    strict: StrictOption = None,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed", help="Try the chunks that failed for good again (see status)."
+        ),
+    ] = False,
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -302,6 +320,7 @@ def resume(
         timeout=timeout,
         rpm=rpm,
         tpm=tpm,
+        strict=strict,
     )
     control = Control()
     with ProgressView(quiet=quiet or as_json) as view:
@@ -313,6 +332,7 @@ def resume(
                     options=options,
                     control=control,
                     on_event=view,
+                    retry_failed=retry_failed,
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)

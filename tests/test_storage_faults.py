@@ -1,0 +1,363 @@
+"""A full disk (ENOSPC) or a read-only one (EROFS) at every place a job writes: the chunk result,
+the checkpoint, the output file and the manifest.
+
+We run as root, for whom chmod makes nothing read-only, so the fault is injected in-process at
+the system calls `atomic_write` makes: `os.open` of its temp file fails with EROFS, `os.fsync`
+of it with ENOSPC. The engine runs in-process through `runner.start` / `runner.resume` with a
+recording provider. One check goes through the real CLI, with a file size limit (RLIMIT_FSIZE).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_transcript
+from transcript_cli import checkpoint, runner
+from transcript_cli.checkpoint import CHECKPOINT_NAME, Options, Settings
+from transcript_cli.errors import EXIT_FAILED, StorageError
+from transcript_cli.job import JobStore
+from transcript_cli.providers.base import ChunkRequest, Completion
+from transcript_cli.results import ResultStore, text_sha256
+from transcript_cli.runner import Existing, RunSpec
+
+SETTINGS = Settings(
+    provider="recorded",
+    model="recorded-1",
+    prompt_name="clean",
+    prompt_text="Clean part {{chunk_number}} of {{chunk_count}}.",
+    language="English",
+    title="Talk",
+    chunk_chars=400,
+    context_chars=100,
+    max_tokens=1000,
+)
+JOB = "job"
+REASONS = {errno.ENOSPC: "disk full", errno.EROFS: "read-only file system"}
+
+
+class RecordingProvider:
+    """Upper-cases each chunk; records what was paid for."""
+
+    name = "recorded"
+    model = "recorded-1"
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+        self._lock = threading.Lock()
+
+    def complete(self, request: ChunkRequest) -> Completion:
+        with self._lock:
+            self.sources.append(request.source)
+        return Completion(request.source.upper(), input_tokens=10, output_tokens=5, model="r-1")
+
+    def close(self) -> None:
+        pass
+
+
+def is_site(site: str, target: Path, out: Path) -> bool:
+    """Whether an atomic write of `target` is one of the four kinds of write a job makes."""
+    if site == "result":
+        return target.parent.parent.name == "chunks"
+    if site == "output":
+        return target.parent == out
+    return target.name == {"checkpoint": CHECKPOINT_NAME, "manifest": "job.json"}[site]
+
+
+class Disk:
+    """Makes the `nth` atomic write of one kind fail as a full or read-only disk would.
+
+    `sticky`: from then on every atomic write fails too (the disk stays full or read-only).
+    """
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        matches: Callable[[Path], bool],
+        code: int,
+        *,
+        nth: int = 1,
+        sticky: bool = True,
+        on_fault: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.matches, self.code, self.nth, self.sticky = matches, code, nth, sticky
+        self.on_fault = on_fault
+        self.seen = 0
+        self.failing = False
+        self.failed: list[Path] = []
+        self.enabled = True
+        self._temps: dict[int, Path] = {}
+        real_open, real_fsync = os.open, os.fsync
+
+        # EROFS strikes when the temp file is created, ENOSPC when its data is flushed to disk.
+        def fake_open(path: object, flags: int, mode: int = 0o777, **kw: object) -> int:
+            temp = Path(os.fsdecode(path))  # type: ignore[arg-type]
+            is_temp = temp.name.startswith(".") and temp.name.endswith(".tmp")
+            if is_temp and self.code == errno.EROFS and self._should_fail(temp):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(temp))
+            fd = real_open(path, flags, mode, **kw)  # type: ignore[arg-type]
+            if is_temp:
+                self._temps[fd] = temp
+            return fd
+
+        def fake_fsync(fd: int) -> None:
+            temp = self._temps.pop(fd, None)
+            if temp is not None and self.code == errno.ENOSPC and self._should_fail(temp):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "open", fake_open)
+        monkeypatch.setattr(os, "fsync", fake_fsync)
+
+    def _should_fail(self, temp: Path) -> bool:
+        if not self.enabled:
+            return False
+        # atomic_write's temp file for `name` is `.name.<pid>.tmp` (the pid part is optional here).
+        name = temp.name[1:].removesuffix(".tmp")
+        stem, _, pid = name.rpartition(".")
+        target = temp.with_name(stem if stem and pid.isdigit() else name)
+        if self.failing and self.sticky:
+            self.failed.append(target)
+            return True
+        if self.failing or not self.matches(target):
+            return False
+        self.seen += 1
+        if self.seen < self.nth:
+            return False
+        self.on_fault()
+        self.failing = True
+        self.failed.append(target)
+        return True
+
+
+class Env:
+    """One job's folders, and the calls that run it."""
+
+    def __init__(self, root: Path, files: int = 2) -> None:
+        self.inputs = [
+            write_transcript(root / "in" / f"part{n}.txt", 30, start=100 * n) for n in range(files)
+        ]
+        self.out = (root / "out").resolve()
+        self.store = JobStore(root / "state")
+        self.job_dir = self.store.job_dir(JOB)
+        self.spec = RunSpec(
+            inputs=self.inputs,
+            settings=SETTINGS,
+            options=Options(concurrency=3, max_retries=0, timeout=10.0),
+            out_dir=self.out,
+            name=JOB,
+        )
+
+    def start(self, monkeypatch: pytest.MonkeyPatch, provider: RecordingProvider) -> None:
+        monkeypatch.setattr(runner, "make_provider", lambda *a, **k: provider)
+        runner.start(self.store, self.spec, decide=lambda s: Existing.RESUME)
+
+    def resume(self, monkeypatch: pytest.MonkeyPatch, provider: RecordingProvider) -> None:
+        monkeypatch.setattr(runner, "make_provider", lambda *a, **k: provider)
+        runner.resume(self.store, JOB)
+
+    def checkpoint_bytes(self) -> bytes | None:
+        path = self.job_dir / CHECKPOINT_NAME
+        return path.read_bytes() if path.exists() else None
+
+    def stored_sources(self) -> set[str]:
+        """Source texts of the chunks whose results are stored and sound (paid for, kept)."""
+        state = checkpoint.load(self.job_dir)
+        results = ResultStore(self.job_dir)
+        found = set()
+        for index in range(len(state.inputs)):
+            for chunk_index in results.stored_indices(index):
+                result = results.get(index, chunk_index)
+                if result is not None:
+                    found.add(result.source_sha256)
+        return found
+
+    def temp_files(self) -> list[Path]:
+        return list(self.out.parent.rglob(".*.tmp"))
+
+    def outputs(self) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(self.out.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def clean_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """What an uninterrupted run writes."""
+    env = Env(tmp_path_factory.mktemp("clean"))
+    with pytest.MonkeyPatch.context() as mp:
+        env.start(mp, RecordingProvider())
+    return env.outputs()
+
+
+# nth: chunk results and checkpoints fail mid-job; the first output fails with the second input
+# untouched; the manifest is written once.
+SITES = {"result": 4, "checkpoint": 6, "output": 1, "manifest": 1}
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS], ids=["ENOSPC", "EROFS"])
+@pytest.mark.parametrize("site", list(SITES))
+def test_storage_fault_keeps_state_and_resume_finishes_without_paying_twice(
+    site: str,
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_outputs: dict[str, bytes],
+) -> None:
+    env = Env(tmp_path)
+    before: list[bytes | None] = []
+    disk = Disk(
+        monkeypatch,
+        lambda target: is_site(site, target, env.out),
+        code,
+        nth=SITES[site],
+        on_fault=lambda: before.append(env.checkpoint_bytes()),
+    )
+    first = RecordingProvider()
+    with pytest.raises(StorageError) as caught:
+        env.start(monkeypatch, first)
+
+    [target, *_] = disk.failed
+    assert is_site(site, target, env.out)
+    error = caught.value
+    assert error.exit_code == EXIT_FAILED
+    assert isinstance(error, OSError)  # generic handlers still catch it
+    assert "\n" not in error.message
+    assert error.message.startswith(f"{target}: cannot write: {REASONS[code]};"), error.message
+    # The disk refused everything after the fault, so the checkpoint is exactly the one before.
+    assert env.checkpoint_bytes() == before[0]
+    assert env.temp_files() == []
+
+    disk.enabled = False  # space freed, or the disk remounted read-write
+    if site == "manifest":
+        # The fault hit before the first checkpoint: there is no job yet, and nothing was paid.
+        assert before == [None] and first.sources == []
+        assert "run the same command again" in error.message
+        again = RecordingProvider()
+        env.start(monkeypatch, again)
+        assert len(again.sources) == len(set(again.sources))
+    else:
+        state = checkpoint.load(env.job_dir)  # loadable
+        assert state.status == "running"  # not rewritten: `status` shows it as interrupted
+        kept = env.stored_sources()
+        assert kept  # some paid work was on disk
+        again = RecordingProvider()
+        env.resume(monkeypatch, again)
+        # Every chunk whose result was stored was adopted, not sent again.
+        assert not kept & {text_sha256(s) for s in again.sources}
+        assert len(again.sources) == len(set(again.sources))
+    assert env.outputs() == clean_outputs
+    assert env.temp_files() == []
+    done = checkpoint.load(env.job_dir)
+    assert done.status == "completed" and done.last_error is None
+
+
+def test_storage_fault_is_recorded_when_the_checkpoint_can_still_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_outputs: dict[str, bytes]
+) -> None:
+    """Only chunk results fail (a quota on that folder, say): the failure is kept for `status`."""
+    env = Env(tmp_path)
+    seen: list[checkpoint.JobState] = []
+    Disk(
+        monkeypatch,
+        lambda target: is_site("result", target, env.out),
+        errno.ENOSPC,
+        nth=3,
+        sticky=False,
+        on_fault=lambda: seen.append(checkpoint.load(env.job_dir)),
+    )
+    with pytest.raises(StorageError) as caught:
+        env.start(monkeypatch, RecordingProvider())
+    state = checkpoint.load(env.job_dir)
+    assert state.status == "failed"
+    assert state.last_error is not None
+    assert (state.last_error.kind, state.last_error.message) == ("storage", caught.value.message)
+    # Nothing counted that is not stored.
+    assert [i.done.to_ranges() for i in state.inputs] == [
+        i.done.to_ranges() for i in seen[0].inputs
+    ]
+
+    monkeypatch.undo()
+    again = RecordingProvider()
+    env.resume(monkeypatch, again)
+    assert env.outputs() == clean_outputs
+    assert checkpoint.load(env.job_dir).last_error is None
+
+
+def test_cli_storage_error_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """Through the real CLI: a file size limit (RLIMIT_FSIZE) makes the output write fail.
+
+    SIGXFSZ is ignored in the child, so the write fails with EFBIG instead of killing it.
+    """
+    resource = pytest.importorskip("resource")
+    limit = 16 * 1024
+    src = write_transcript(tmp_path / "talk.txt", 600)  # about 33 KB of output; state is small
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "TRANSCRIPT_CLI_"))
+    }
+    env.update(
+        {
+            "TRANSCRIPT_CLI_STATE_DIR": str(tmp_path / "state"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+    )
+    limited = (
+        "import resource, runpy, signal, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "sys.argv[0] = 'transcript-cli'\n"
+        "runpy.run_module('transcript_cli', run_name='__main__')\n"
+    )
+
+    def run_args(name: str, out: str) -> list[str]:
+        # --timeout given: without it `run` imports the SDK just for its default.
+        return [
+            *("run", str(src), "--provider", "offline", "--timeout", "60", "--chunk-chars"),
+            *("1000", "--name", name, "--out", out, "-q"),
+        ]
+
+    def cli(*argv: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+        prefix = ["-c", code] if code else ["-m", "transcript_cli"]
+        return subprocess.run(
+            [sys.executable, *prefix, *argv],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] in (resource.RLIM_INFINITY, -1)
+    failed = cli(*run_args("talk", "cleaned"), code=limited)
+    output = tmp_path / "cleaned" / "talk.md"
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith(f"error: {output}: cannot write: file too large"), lines[0]
+    assert "resume" in lines[0]
+    assert not output.exists()
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+    shown = cli("status", "talk", "--json")
+    view = json.loads(shown.stdout)
+    assert view["state"] == "failed"
+    assert view["last_error"]["kind"] == "storage"
+    assert view["chunks_done"] == view["chunks_total"]  # every chunk is stored
+
+    resumed = cli("resume", "talk", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert output.stat().st_size > limit
+    # The same as a run that never hit the limit.
+    clean = cli(*run_args("clean", "clean"))
+    assert clean.returncode == 0, clean.stderr
+    assert output.read_bytes() == (tmp_path / "clean" / "talk.md").read_bytes()

@@ -1,0 +1,90 @@
+"""What a failure means for the job: the one place that sorts every failure into its class.
+
+- transient: connection errors, timeouts, 408, 409, 429, 500, 502, 503, 504, 529, a reply cut
+  off mid-body or unreadable. Retried by the retry policy; past its budget the job stops,
+  resumable (exit 75).
+- permanent for the job: 401 bad key, 402/403 account or permission, 404 unknown model, spend
+  limits. Nothing else can succeed: the job stops at once, state kept (exit 1).
+- permanent for the chunk: 400/413/422 for that request, an empty reply, a reply cut off at
+  `max_tokens`, a refusal. The chunk is split in smaller pieces and tried again (an empty reply
+  is first asked once more as it is); if that fails too, the chunk fails its file and the other
+  files go on.
+- suspicious output: a reply far shorter or longer than its source, or one that echoes the
+  prompt's own markers. Kept with a warning (or failed under `--strict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from transcript_cli.errors import PermanentProviderError, ProviderError, TransientProviderError
+
+CHUNK_STATUSES = frozenset({400, 413, 422})
+# Markers our prompts wrap the transcript in; a reply that contains them echoed the prompt.
+PROMPT_MARKERS = ("<context>", "</context>", "<transcript>", "</transcript>")
+# Cleaned text normally keeps most of its source's length; prompts that summarise do not.
+LENGTH_BOUNDS: dict[str, tuple[float, float]] = {"clean": (0.30, 1.60)}
+# Below this a length ratio says little (a few words of "um, uh, yeah").
+_MIN_SOURCE_FOR_RATIO = 200
+
+
+class Scope(Enum):
+    """How far a failure reaches."""
+
+    TRANSIENT = "transient"
+    JOB = "job"
+    CHUNK = "chunk"
+
+
+class UnusableReply(PermanentProviderError):
+    """A 200 reply that cannot be used as the chunk's text (empty, cut off, refused)."""
+
+
+class EmptyReply(UnusableReply):
+    """Usually a fluke: asked once more as it is before the chunk is split."""
+
+
+def scope_of(error: ProviderError) -> Scope:
+    """The class of a provider failure (see the module docstring)."""
+    if isinstance(error, TransientProviderError):
+        return Scope.TRANSIENT
+    if isinstance(error, UnusableReply) or error.status in CHUNK_STATUSES:
+        return Scope.CHUNK
+    return Scope.JOB
+
+
+def check_reply(text: str, stop_reason: str, max_tokens: int) -> None:
+    """Refuse replies that would silently damage the output."""
+    if stop_reason == "max_tokens":
+        raise UnusableReply(f"reply cut off at --max-tokens {max_tokens}")
+    if stop_reason == "refusal":
+        raise UnusableReply("the model refused to process this chunk")
+    if stop_reason == "model_context_window_exceeded":
+        raise UnusableReply("the chunk exceeded the model's context window")
+    if not text.strip():
+        raise EmptyReply("the model returned an empty reply")
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    """Why a reply looks wrong, though the API said it was fine."""
+
+    message: str
+
+
+def inspect_reply(prompt_name: str, source: str, text: str) -> Suspicion | None:
+    """A warning for replies that echo the prompt or stray far from the source's length."""
+    for marker in PROMPT_MARKERS:
+        if marker in text:
+            return Suspicion(f"reply echoes the prompt marker {marker}")
+    bounds = LENGTH_BOUNDS.get(prompt_name)
+    if bounds is None or len(source) < _MIN_SOURCE_FOR_RATIO:
+        return None
+    ratio = len(text) / len(source)
+    low, high = bounds
+    if ratio < low or ratio > high:
+        return Suspicion(
+            f"reply is {ratio:.0%} of the source's length (expected {low:.0%}-{high:.0%})"
+        )
+    return None

@@ -1,0 +1,228 @@
+"""One chunk's trip through the API, on a worker thread: pacing, retries, splitting, checks.
+
+Workers never touch the checkpoint or the result store: they hand an `Outcome` back to the
+processor's main thread, which does every write in order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from transcript_cli.chunking import split_chunks
+from transcript_cli.errors import ProviderError, TransientProviderError
+from transcript_cli.events import ChunkRetrying, Event
+from transcript_cli.failures import (
+    EmptyReply,
+    Scope,
+    UnusableReply,
+    check_reply,
+    inspect_reply,
+    scope_of,
+)
+from transcript_cli.pacing import Pacer
+from transcript_cli.prompts import render_user_message
+from transcript_cli.providers.base import ChunkRequest, Completion, Provider
+from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
+
+# Answers that mean "too fast": every worker backs off, not just the one that got it.
+THROTTLE_STATUSES = frozenset({429, 529})
+# A chunk the API cannot take whole is halved at most this many times (8 pieces at most).
+MAX_SPLIT_DEPTH = 3
+# Pieces smaller than this are not split further: the problem is not the size.
+_MIN_SPLIT_CHARS = 200
+
+
+class PauseInterrupt(Exception):
+    """A pause came while this chunk waited (for a slot or a retry); nothing more is sent."""
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One chunk to do, with the request its first attempt sends."""
+
+    input_index: int
+    chunk_index: int
+    file_name: str
+    request: ChunkRequest
+    source_sha256: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A chunk's usable text and what it cost, summed over the pieces it may have been split in."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+    stop_reason: str
+    pieces: int
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker hands back: a reply, or the error that stopped it."""
+
+    item: WorkItem
+    retries: int
+    reply: Reply | None = None
+    error: Exception | None = None
+
+
+def tokens_estimate(request: ChunkRequest) -> int:
+    """Input plus a like-sized output, about four characters a token, for rate caps."""
+    return (len(request.system) + 2 * len(request.user)) // 4 + 1
+
+
+def split_request(request: ChunkRequest) -> list[ChunkRequest] | None:
+    """The same request as two (or a few) smaller ones, or None if it is too small to split."""
+    if len(request.source) < _MIN_SPLIT_CHARS:
+        return None
+    context_chars = max(len(request.context), 100)
+    half = len(request.source) // 2 + 1
+    pieces = split_chunks(request.source.splitlines(), half, min(context_chars, half - 1))
+    if len(pieces) < 2:
+        return None
+    made = []
+    for n, piece in enumerate(pieces):
+        context = request.context if n == 0 else piece.context
+        made.append(
+            ChunkRequest(
+                system=request.system,
+                user=render_user_message(piece.text, context),
+                source=piece.text,
+                context=context,
+                max_tokens=request.max_tokens,
+            )
+        )
+    return made
+
+
+class SuspiciousReply(UnusableReply):
+    """Under --strict, a reply that looks wrong fails its chunk instead of being kept."""
+
+
+class ChunkWorker:
+    """Does one chunk; shared by every worker thread of a job (it keeps no per-chunk state)."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        pacer: Pacer,
+        policy: RetryPolicy,
+        *,
+        pause: threading.Event,
+        prompt_name: str,
+        strict: bool,
+        emit: Callable[[Event], None],
+    ) -> None:
+        self.provider = provider
+        self.pacer = pacer
+        self.policy = policy
+        self.pause = pause
+        self.prompt_name = prompt_name
+        self.strict = strict
+        self.emit = emit
+
+    def sleep(self, seconds: float) -> None:
+        """A retry wait that a pause cuts short."""
+        if self.pause.wait(seconds):
+            raise PauseInterrupt
+
+    def run(self, item: WorkItem) -> Outcome:
+        """Never raises: the main thread decides what an error means for the job."""
+        retries = [0]
+        try:
+            completions = self._solve(item, item.request, 0, retries)
+            reply = self._combine(item, completions)
+        except Exception as exc:
+            if isinstance(exc, ProviderError) and scope_of(exc) is not Scope.CHUNK:
+                # This ends the job: stop the other workers now, before the main thread even
+                # sees this outcome (it may be busy landing others).
+                self.pause.set()
+            return Outcome(item, retries[0], error=exc)
+        return Outcome(item, retries[0], reply=reply)
+
+    def _solve(
+        self, item: WorkItem, request: ChunkRequest, depth: int, retries: list[int]
+    ) -> list[Completion]:
+        """Completions covering `request`; a chunk-level failure splits it and tries again."""
+        try:
+            try:
+                return [self._with_retries(item, request, retries)]
+            except EmptyReply:
+                retries[0] += 1
+                return [self._with_retries(item, request, retries)]
+        except ProviderError as exc:
+            if scope_of(exc) is not Scope.CHUNK or depth >= MAX_SPLIT_DEPTH:
+                raise
+            pieces = split_request(request)
+            if pieces is None:
+                raise
+        done: list[Completion] = []
+        for piece in pieces:
+            done.extend(self._solve(item, piece, depth + 1, retries))
+        return done
+
+    def _with_retries(
+        self, item: WorkItem, request: ChunkRequest, retries: list[int]
+    ) -> Completion:
+        def on_retry(notice: RetryNotice) -> None:
+            retries[0] += 1
+            self.emit(
+                ChunkRetrying(
+                    file=item.file_name,
+                    chunk_index=item.chunk_index,
+                    attempt=notice.attempt,
+                    wait_seconds=notice.wait_seconds,
+                    message=notice.error.message,
+                )
+            )
+
+        return call_with_retries(
+            lambda: self._once(request), self.policy, sleep=self.sleep, on_retry=on_retry
+        )
+
+    def _once(self, request: ChunkRequest) -> Completion:
+        """One paced request; every request of the job passes the shared pacer."""
+        ticket = self.pacer.acquire(tokens_estimate(request), self.pause)
+        if ticket is None:
+            raise PauseInterrupt
+        try:
+            completion = self.provider.complete(request)
+        except TransientProviderError as exc:
+            self.pacer.release(
+                ticket,
+                throttled=exc.status in THROTTLE_STATUSES,
+                retry_after=exc.retry_after,
+                headers=exc.headers,
+            )
+            raise
+        except BaseException:
+            self.pacer.release(ticket)
+            raise
+        self.pacer.release(
+            ticket,
+            headers=completion.headers,
+            tokens_used=completion.input_tokens + completion.output_tokens,
+        )
+        check_reply(completion.text, completion.stop_reason, request.max_tokens)
+        return completion
+
+    def _combine(self, item: WorkItem, completions: list[Completion]) -> Reply:
+        text = "\n\n".join(c.text.strip() for c in completions)
+        suspicion = inspect_reply(self.prompt_name, item.request.source, text)
+        if suspicion is not None and self.strict:
+            raise SuspiciousReply(suspicion.message + " (--strict)")
+        return Reply(
+            text=text,
+            input_tokens=sum(c.input_tokens for c in completions),
+            output_tokens=sum(c.output_tokens for c in completions),
+            model=completions[-1].model,
+            stop_reason=completions[-1].stop_reason,
+            pieces=len(completions),
+            warning=suspicion.message if suspicion else None,
+        )
