@@ -248,19 +248,7 @@ def damaged_hint(path: Path) -> str:
 def from_dict(data: object, path: Path) -> JobState:
     """Validate the JSON shape field by field and build the state."""
     v = FieldValidator(path, damaged_hint(path))
-    top = v.obj(data, "checkpoint")
-    if top.get("schema") != SCHEMA:
-        raise v.fail("not a transcript-cli checkpoint")
-    version = v.get(top, "schema_version", int)
-    if version > SCHEMA_VERSION:
-        raise CheckpointError(
-            path,
-            f"checkpoint schema {version} was written by a newer transcript-cli "
-            f"({top.get('tool_version', '?')})",
-            f"this is {__version__} reading schema {SCHEMA_VERSION}; upgrade transcript-cli",
-        )
-    if version != SCHEMA_VERSION:
-        raise v.fail(f"unknown checkpoint schema {version}")
+    top = v.document(data, "checkpoint", SCHEMA, SCHEMA_VERSION)
     settings = v.settings(top)
     options = v.options(top)
     inputs = [v.input(item) for item in v.get(top, "inputs", list)]
@@ -312,6 +300,23 @@ class FieldValidator:
 
     def fail(self, problem: str) -> CheckpointError:
         return CheckpointError(self.path, problem, self.hint)
+
+    def document(self, data: object, what: str, schema: str, version: int) -> dict[str, Any]:
+        """The top object, once its schema and version are ones this build can read."""
+        top = self.obj(data, what)
+        if top.get("schema") != schema:
+            raise self.fail(f"not a transcript-cli {what}")
+        found = self.get(top, "schema_version", int)
+        if found > version:
+            raise CheckpointError(
+                self.path,
+                f"{what} schema {found} was written by a newer transcript-cli "
+                f"({top.get('tool_version', '?')})",
+                f"this is {__version__} reading schema {version}; upgrade transcript-cli",
+            )
+        if found != version:
+            raise self.fail(f"unknown {what} schema {found}")
+        return top
 
     def obj(self, value: object, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):

@@ -133,19 +133,7 @@ def load(job_dir: Path) -> Manifest | None:
 def from_dict(data: object, path: Path) -> Manifest:
     """Validate the JSON shape field by field."""
     v = FieldValidator(path, _DAMAGED_HINT)
-    top = v.obj(data, "manifest")
-    if top.get("schema") != SCHEMA:
-        raise v.fail("not a transcript-cli job manifest")
-    version = v.get(top, "schema_version", int)
-    if version > SCHEMA_VERSION:
-        raise CheckpointError(
-            path,
-            f"job manifest schema {version} was written by a newer transcript-cli "
-            f"({top.get('tool_version', '?')})",
-            f"this is {__version__} reading schema {SCHEMA_VERSION}; upgrade transcript-cli",
-        )
-    if version != SCHEMA_VERSION:
-        raise v.fail(f"unknown job manifest schema {version}")
+    top = v.document(data, "job manifest", SCHEMA, SCHEMA_VERSION)
     inputs = []
     for item in v.get(top, "inputs", list):
         d = v.obj(item, "inputs[]")
