@@ -72,3 +72,29 @@ def test_missing_key_names_offline_provider(cli: Cli) -> None:
     assert "ANTHROPIC_API_KEY" in result.stderr and "--provider offline" in result.stderr
     assert "Traceback" not in result.stderr
     assert not cli.state_dir.exists() or not any(cli.state_dir.iterdir())
+
+
+def test_odd_input_names_never_write_outside_out(cli: Cli) -> None:
+    nested = cli.workdir / "deep" / "er"
+    names = ["..txt", "...txt", "-rf.txt", "a b;$(x).txt", "naïve “quotes”.txt", "\nnewline.txt"]
+    sources = [write_transcript(nested / name, 3) for name in names]
+    dotted = str(nested / ".." / ".." / "deep" / "er" / "-rf.txt")
+    result = cli(
+        "run",
+        *[str(s) for s in sources[:-1]],
+        str(sources[-1]),
+        "--provider",
+        "offline",
+        "--out",
+        "out",
+        "--name",
+        "odd",
+    )
+    assert result.returncode == 0, result.stderr
+    again = cli("run", dotted, "--provider", "offline", "--out", "out2", "--name", "dots")
+    assert again.returncode == 0, again.stderr
+    out = (cli.workdir / "out").resolve()
+    written = sorted(p for p in cli.workdir.rglob("*.md"))
+    assert len(written) == len(names) + 1
+    for path in written:
+        assert path.resolve().parent in (out, (cli.workdir / "out2").resolve())
