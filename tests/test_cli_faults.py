@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FAKE_KEY, Cli, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_run import expected_output
@@ -53,30 +55,37 @@ def test_429_retry_after_is_honoured(cli: Cli, fake_api: FakeAnthropic) -> None:
     assert _output(cli) == expected_output(src, int(CHUNK))
 
 
-def test_529_and_500_without_retry_after_back_off_and_complete(
-    cli: Cli, fake_api: FakeAnthropic
+TRANSIENT_FAULTS = {
+    "429-without-retry-after": Fault(status=429),
+    "529-overloaded": Fault(status=529),
+    "500": Fault(status=500),
+    "503": Fault(status=503, headers={"retry-after": "0"}),
+    "dropped-connection": Fault(drop=True),
+    "slow-reply-past-timeout": Fault(delay=2.0),
+    "invalid-json-body": Fault(body=b"{not json"),
+    "body-cut-off": Fault(body=b'{"id": "msg_1", "type": "mess'),
+    "empty-reply": Fault(text=""),
+}
+
+
+@pytest.mark.parametrize("fault", TRANSIENT_FAULTS.values(), ids=TRANSIENT_FAULTS.keys())
+def test_each_transient_fault_is_retried_once_and_nothing_else_is_repaid(
+    cli: Cli, fake_api: FakeAnthropic, fault: Fault
 ) -> None:
     src = _job(cli)
     marker = _target(fake_api)
-    fake_api.fail_when(marker, Fault(status=529))
-    fake_api.fail_when("Sentence number 35 says", Fault(status=500))
-    code, err = _run(cli, src)
+    fake_api.fail_when(marker, fault)
+    code, err = _run(cli, src, "--timeout", "1")
     assert code == 0, err
-    assert _status(cli)["retries"] == 2
+    status = _status(cli)
+    assert status["state"] == "completed"
+    assert status["retries"] == 1
+    assert status["last_error"] is None
+    # One request per chunk plus the one retry; only the faulted chunk was asked twice.
+    sent = fake_api.transcripts()
+    assert len(sent) == status["chunks_total"] + 1  # type: ignore[operator]
+    assert [t for t in set(sent) if sent.count(t) > 1] == [t for t in set(sent) if marker in t]
     assert _output(cli) == expected_output(src, int(CHUNK))
-
-
-def test_dropped_connection_bad_body_and_empty_reply_are_retried(
-    cli: Cli, fake_api: FakeAnthropic
-) -> None:
-    src = _job(cli)
-    fake_api.fail_when("Sentence number 5 says", Fault(drop=True, headers={}))
-    fake_api.fail_when("Sentence number 20 says", Fault(body=b"{not json"))
-    fake_api.fail_when("Sentence number 35 says", Fault(text=""))
-    code, err = _run(cli, src, "--max-retries", "3")
-    assert code == 0, err
-    assert _output(cli) == expected_output(src, int(CHUNK))
-    assert _status(cli)["retries"] == 3
 
 
 def test_401_mid_job_stops_at_once_and_resume_finishes(cli: Cli, fake_api: FakeAnthropic) -> None:
