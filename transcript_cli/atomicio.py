@@ -12,6 +12,7 @@ from transcript_cli.errors import StorageError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+_TEMP_SUFFIX = ".tmp"
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -55,7 +56,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_
     On any failure the temp file is removed and the previous `path` is left untouched. An OSError
     becomes a StorageError; anything else (such as from producing `data`) passes through as is.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{_TEMP_SUFFIX}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -74,6 +75,37 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_
             raise _storage_error(path, "cannot write", exc) from exc
         raise
     fsync_dir(path.parent)
+
+
+def remove_stale_temps(folder: Path, names: Iterable[str] | None = None) -> None:
+    """Delete the temp files `atomic_write` left in `folder` when its process was killed.
+
+    Only those of `names`, if given. A temp file is named for its writer's pid: one whose writer
+    still runs is kept, so this is safe beside other processes writing there.
+    """
+    wanted = None if names is None else set(names)
+    try:
+        entries = [e.name for e in os.scandir(folder)]
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(".") and entry.endswith(_TEMP_SUFFIX)):
+            continue
+        name, _, pid = entry[1 : -len(_TEMP_SUFFIX)].rpartition(".")
+        if not pid.isdigit() or (wanted is not None and name not in wanted) or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            (folder / entry).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. another user's process
+    return True
 
 
 def rename_aside(path: Path, suffix: str) -> Path:

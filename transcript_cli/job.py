@@ -15,7 +15,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from transcript_cli import checkpoint
-from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir
+from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir, remove_stale_temps
 from transcript_cli.checkpoint import InputState, JobState, Options, Settings
 from transcript_cli.errors import (
     CheckpointError,
@@ -193,6 +193,9 @@ class JobStore:
                 "wait for it, or stop it with Ctrl-C"
             ) from None
         try:
+            # Every writer here holds this lock: a temp file left here is a killed one's.
+            for sub in (folder, *folder.glob("chunks/*")):
+                remove_stale_temps(sub)
             yield folder
         finally:
             lock.release()

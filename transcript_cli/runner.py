@@ -8,6 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 from transcript_cli import manifest
+from transcript_cli.atomicio import remove_stale_temps
 from transcript_cli.checkpoint import JobState, Options, Settings
 from transcript_cli.errors import JobLockedError, StateError, StorageError, UsageError
 from transcript_cli.events import EventSink, ignore_events
@@ -159,6 +160,7 @@ def resume(
         if state.status == "completed":
             return Outcome(state, already_done=True)
         verify_inputs(state)
+        _remove_stale_output_temps(state)
         if retry_failed:
             for item in state.inputs:
                 for chunk in item.failed:
@@ -185,6 +187,17 @@ def resume(
             return Outcome(processor.run(resumed=True))
         finally:
             provider.close()
+
+
+def _remove_stale_output_temps(state: JobState) -> None:
+    """A run killed while writing an output left its temp file beside it; the rewrite won't."""
+    pending: dict[Path, set[str]] = {}
+    for item in state.inputs:
+        if not item.written:
+            output = Path(item.output)
+            pending.setdefault(output.parent, set()).add(output.name)
+    for folder, names in pending.items():
+        remove_stale_temps(folder, names)
 
 
 def merge_options(base: Options, **overrides: float | int | bool | None) -> Options:
