@@ -210,7 +210,16 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
     assert (done["job_id"], done["state"]) == ("talk", "completed")
     assert done["chunks_done"] == done["chunks_total"] == total
     assert (done["files_done"], done["files_total"]) == (1, 1)
-    retried = [{"chunk": late + 1, "retries": 1, "warning": None, "error": None}]
+    retried = [
+        {
+            "chunk": late + 1,
+            "retries": 1,
+            "warning": None,
+            "error": None,
+            # What the retry was for, with the key the fake echoed redacted.
+            "last_retry_error": "API error 529: overloaded_error: overloaded [redacted]",
+        }
+    ]
     assert done["files"] == [
         {**view["files"][0], "chunks_done": total, "written": True, "chunks": retried}
     ]

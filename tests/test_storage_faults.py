@@ -236,8 +236,9 @@ def test_storage_fault_keeps_state_and_resume_finishes_without_paying_twice(
 
     disk.enabled = False  # space freed, or the disk remounted read-write
     if site == "manifest":
-        # The fault hit before the first checkpoint: there is no job yet, and nothing was paid.
-        assert before == [None] and first.sources == []
+        # The fault hit right after the first checkpoint: nothing was paid for yet.
+        assert before[0] is not None and first.sources == []
+        assert checkpoint.load(env.job_dir).chunks_done == 0
         assert "run the same command again" in error.message
         again = RecordingProvider()
         env.start(monkeypatch, again)

@@ -83,6 +83,7 @@ class ChunkNote:
     retries: int = 0
     warning: str | None = None  # suspicious output, kept
     error: str | None = None  # failed permanently; `resume --retry-failed` clears it
+    last_retry_error: str | None = None  # what the latest retry was for
 
 
 @dataclass
@@ -402,5 +403,6 @@ class FieldValidator:
                 retries=self.get(e, "retries", int),
                 warning=self.opt(e, "warning", str),
                 error=self.opt(e, "error", str),
+                last_retry_error=self.opt(e, "last_retry_error", str),
             )
         return notes

@@ -23,6 +23,7 @@ from transcript_cli.errors import (
     Paused,
     PermanentProviderError,
     ProviderError,
+    StateError,
     StorageError,
     TransientProviderError,
 )
@@ -157,14 +158,19 @@ class Processor:
         self,
         item: InputState,
         chunk: int,
-        retries: int,
+        outcome: Outcome,
         *,
         warning: str | None = None,
         error: str | None = None,
     ) -> None:
-        """Retries add up across runs; warning and error describe the latest attempt."""
+        """Retries add up across runs; the rest describes the latest attempt."""
         before = item.notes.get(chunk, ChunkNote())
-        item.notes[chunk] = ChunkNote(before.retries + retries, warning=warning, error=error)
+        item.notes[chunk] = ChunkNote(
+            before.retries + outcome.retries,
+            warning=warning,
+            error=error,
+            last_retry_error=outcome.last_retry_error or before.last_retry_error,
+        )
 
     # --- work ---
 
@@ -260,7 +266,7 @@ class Processor:
         self.results.put(result)
         self._count(item, result)
         if outcome.retries or reply.warning or work.chunk_index in item.notes:
-            self._note(item, work.chunk_index, outcome.retries, warning=reply.warning)
+            self._note(item, work.chunk_index, outcome, warning=reply.warning)
         self._checkpoint()
         if reply.warning:
             self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
@@ -283,7 +289,7 @@ class Processor:
         """A chunk that failed for good fails its file; the rest of the job goes on."""
         work = outcome.item
         item = self.state.inputs[work.input_index]
-        self._note(item, work.chunk_index, outcome.retries, error=error.message)
+        self._note(item, work.chunk_index, outcome, error=error.message)
         self._record_error(error, "chunk", work)
         self._checkpoint()
         self.emit(ChunkFailed(work.file_name, work.chunk_index, error.message))
@@ -369,9 +375,10 @@ class Processor:
                         failure = found
                         # Workers waiting for a pacing slot or a retry must not send more.
                         self.control.pause.set()
-        except StorageError as exc:
+        except (StorageError, StateError) as exc:
+            # A write failed, or a stored result needed for an output is damaged.
             self.control.pause.set()  # retrying workers must not send (and pay for) more
-            self._record_error(exc, "storage", None)
+            self._record_error(exc, "storage" if isinstance(exc, StorageError) else "damaged", None)
             self.state.status = "failed"
             # Worth a try: a full disk may still take the small checkpoint. Every state this
             # can be reached in is consistent; if the write fails the previous checkpoint stands.
@@ -401,7 +408,7 @@ class Processor:
         self._record_error(error, kind, outcome.item)
         if outcome.retries:
             item = self.state.inputs[outcome.item.input_index]
-            self._note(item, outcome.item.chunk_index, outcome.retries)
+            self._note(item, outcome.item.chunk_index, outcome)
         return _with_location(error, outcome.item, self.state)
 
     def _watch_for_stall(self, in_flight: int) -> None:

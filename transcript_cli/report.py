@@ -16,6 +16,7 @@ class ChunkView(TypedDict):
     retries: int
     warning: str | None
     error: str | None
+    last_retry_error: str | None
 
 
 class FileView(TypedDict):
@@ -102,6 +103,7 @@ def job_view(state: JobState, *, running: bool, resume_command: str) -> JobView:
                         "retries": note.retries,
                         "warning": note.warning,
                         "error": note.error,
+                        "last_retry_error": note.last_retry_error,
                     }
                     for index, note in sorted(item.notes.items())
                 ],

@@ -115,10 +115,11 @@ def start(
         store.reset(job_id)
         state = new_state(job_id, spec.settings, spec.options, planned)
         try:
-            # Written once, before the first checkpoint: `repair` rebuilds a lost checkpoint
-            # from it.
-            manifest.save(manifest.Manifest.of(state), job_dir)
+            # The checkpoint first: a run killed between the two leaves a job that `resume`
+            # completes (it writes a missing manifest), not one that looks damaged. The manifest
+            # is written once; `repair` rebuilds a lost checkpoint from it.
             store.save(state)
+            manifest.save(manifest.Manifest.of(state), job_dir)
         except StorageError as exc:
             # There is no job yet, so nothing to resume.
             raise StorageError(

@@ -70,6 +70,7 @@ class Outcome:
     retries: int
     reply: Reply | None = None
     error: Exception | None = None
+    last_retry_error: str | None = None
 
 
 def tokens_estimate(request: ChunkRequest) -> int:
@@ -99,6 +100,18 @@ def split_request(request: ChunkRequest) -> list[ChunkRequest] | None:
             )
         )
     return made
+
+
+@dataclass
+class _Retries:
+    """Retries of one chunk, over all its pieces, and what the latest was for."""
+
+    count: int = 0
+    last: str | None = None
+
+    def add(self, reason: str) -> None:
+        self.count += 1
+        self.last = reason
 
 
 class SuspiciousReply(UnusableReply):
@@ -134,7 +147,7 @@ class ChunkWorker:
 
     def run(self, item: WorkItem) -> Outcome:
         """Never raises: the main thread decides what an error means for the job."""
-        retries = [0]
+        retries = _Retries()
         try:
             completions = self._solve(item, item.request, 0, retries)
             reply = self._combine(item, completions)
@@ -143,18 +156,18 @@ class ChunkWorker:
                 # This ends the job: stop the other workers now, before the main thread even
                 # sees this outcome (it may be busy landing others).
                 self.pause.set()
-            return Outcome(item, retries[0], error=exc)
-        return Outcome(item, retries[0], reply=reply)
+            return Outcome(item, retries.count, error=exc, last_retry_error=retries.last)
+        return Outcome(item, retries.count, reply=reply, last_retry_error=retries.last)
 
     def _solve(
-        self, item: WorkItem, request: ChunkRequest, depth: int, retries: list[int]
+        self, item: WorkItem, request: ChunkRequest, depth: int, retries: _Retries
     ) -> list[Completion]:
         """Completions covering `request`; a chunk-level failure splits it and tries again."""
         try:
             try:
                 return [self._with_retries(item, request, retries)]
-            except EmptyReply:
-                retries[0] += 1
+            except EmptyReply as exc:
+                retries.add(exc.message)
                 return [self._with_retries(item, request, retries)]
         except ProviderError as exc:
             if scope_of(exc) is not Scope.CHUNK or depth >= MAX_SPLIT_DEPTH:
@@ -167,11 +180,9 @@ class ChunkWorker:
             done.extend(self._solve(item, piece, depth + 1, retries))
         return done
 
-    def _with_retries(
-        self, item: WorkItem, request: ChunkRequest, retries: list[int]
-    ) -> Completion:
+    def _with_retries(self, item: WorkItem, request: ChunkRequest, retries: _Retries) -> Completion:
         def on_retry(notice: RetryNotice) -> None:
-            retries[0] += 1
+            retries.add(notice.error.message)
             self.emit(
                 ChunkRetrying(
                     file=item.file_name,

@@ -9,7 +9,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
-from transcript_cli.cli.console import err, out, print_json, resume_command, stdin_is_terminal
+from transcript_cli.cli.console import (
+    err,
+    name_state_dir,
+    out,
+    print_json,
+    resume_command,
+    stdin_is_terminal,
+)
 from transcript_cli.errors import JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.report import JobView, damaged_view, job_view
@@ -34,7 +41,8 @@ def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]
         try:
             state = store.load(job_id)
         except StateError as exc:
-            views.append(damaged_view(job_id, exc.message, store.job_dir(job_id)))
+            message = name_state_dir(exc.message, job_id, state_dir)
+            views.append(damaged_view(job_id, message, store.job_dir(job_id)))
             continue
         views.append(
             job_view(

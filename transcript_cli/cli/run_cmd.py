@@ -14,6 +14,7 @@ from transcript_cli.checkpoint import JobState, Options, Settings
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.console import (
     err,
+    name_state_dir,
     out,
     print_json,
     resume_command,
@@ -112,10 +113,7 @@ def _handle_end(
     store: JobStore, job_id: str, exc: TranscriptCliError, as_json: bool, state_dir: Path | None
 ) -> None:
     """Errors after a job exists: show them, and under --json still print the job's view."""
-    # The engine names the plain command; only the CLI knows which state folder was chosen.
-    message = exc.message.replace(
-        f"transcript-cli resume {job_id}", resume_command(job_id, state_dir)
-    )
+    message = name_state_dir(exc.message, job_id, state_dir)
     if isinstance(exc, Paused):
         err.print(f"[yellow]{escape(message)}[/yellow]")
     else:
@@ -312,7 +310,11 @@ def resume(
     """Continue a paused, interrupted or failed job from its last checkpoint."""
     store = JobStore(resolve_state_dir(state_dir))
     job_id = job or _only_unfinished(store)
-    state = store.load(job_id)
+    try:
+        state = store.load(job_id)
+    except TranscriptCliError as exc:
+        exc.message = name_state_dir(exc.message, job_id, state_dir)  # e.g. the repair hint
+        raise
     options = merge_options(
         state.options,
         concurrency=concurrency,
