@@ -18,6 +18,7 @@ import pkgutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class ForkServer:
     """Client side: `with ForkServer() as run: run(cli, "run", "x.txt")`."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 
@@ -66,15 +68,23 @@ class ForkServer:
         if self._log is not None:
             self._log.close()
 
-    def __call__(self, cli: Cli, *args: str, timeout: float = 60) -> Result:
-        """Run the CLI as `cli(*args)` would: same folder, same environment."""
+    def __call__(
+        self, cli: Cli, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> Result:
+        """Run the CLI as `cli.subprocess(*args)` would: same folder, same environment."""
         if self._proc is None:
-            return cli(*args, timeout=timeout)
+            return cli.subprocess(*args, timeout=timeout, env=env)
         assert self._proc.stdin is not None and self._proc.stdout is not None
-        request = {"argv": list(args), "cwd": str(cli.workdir), "env": cli.env, "timeout": timeout}
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
+        request = {
+            "argv": list(args),
+            "cwd": str(cli.workdir),
+            "env": {**cli.env, **(env or {})},
+            "timeout": timeout,
+        }
+        with self._lock:  # one request at a time on the pipe; tests may call from threads
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
         if not line:
             raise AssertionError(f"fork server died:\n{self._server_log()}")
         answer = json.loads(line)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Protocol
 
 import pytest
 
@@ -51,11 +51,24 @@ class Result:
     stderr: str
 
 
-class Cli:
-    """Runs the real CLI in a subprocess, sandboxed to a temp folder and the fake API."""
+class Runner(Protocol):
+    """Runs one CLI command to its end, as `Cli.subprocess` does (see cli_fork.ForkServer)."""
 
-    def __init__(self, workdir: Path, base_url: str | None) -> None:
+    def __call__(
+        self, cli: Cli, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> Result: ...
+
+
+class Cli:
+    """Runs the real CLI in a subprocess, sandboxed to a temp folder and the fake API.
+
+    With a `runner`, commands run to completion in processes forked from a warm interpreter that
+    has the CLI imported (real processes, a second less each); `start` always spawns afresh.
+    """
+
+    def __init__(self, workdir: Path, base_url: str | None, runner: Runner | None = None) -> None:
         self.workdir = workdir
+        self.runner = runner
         self.state_dir = workdir / "state"
         self.env = {
             k: v
@@ -80,6 +93,14 @@ class Cli:
     def __call__(
         self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
     ) -> Result:
+        if self.runner is not None:
+            return self.runner(self, *args, timeout=timeout, env=env)
+        return self.subprocess(*args, timeout=timeout, env=env)
+
+    def subprocess(
+        self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> Result:
+        """`python -m transcript_cli ARGS` in a fresh interpreter."""
         done = subprocess.run(
             self.command(*args),
             cwd=self.workdir,
@@ -104,9 +125,18 @@ class Cli:
         )
 
 
+@pytest.fixture(scope="session")
+def warm_runner() -> Iterator[Runner]:
+    """One warm fork server for the whole session (imported here: it imports this module)."""
+    from tests.cli_fork import ForkServer
+
+    with ForkServer() as server:
+        yield server
+
+
 @pytest.fixture
-def cli(tmp_path: Path, fake_api: FakeAnthropic) -> Cli:
-    return Cli(tmp_path, fake_api.url)
+def cli(tmp_path: Path, fake_api: FakeAnthropic, warm_runner: Runner) -> Cli:
+    return Cli(tmp_path, fake_api.url, warm_runner)
 
 
 def wait_for(condition: object, timeout: float = 20.0, interval: float = 0.02) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cli_fork import ForkServer
-from tests.conftest import Cli, Result, write_transcript
+from tests.conftest import Cli, Result, Runner, write_transcript
 from tests.fake_anthropic import FakeAnthropic
 
 Setup = Callable[[Path], list[str]]
@@ -261,10 +260,10 @@ CORPUS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def forked() -> Iterator[ForkServer]:
-    with ForkServer() as run:
-        yield run
+@pytest.fixture
+def forked(warm_runner: Runner) -> Runner:
+    """The session's warm fork server (see conftest); named for what these tests rely on."""
+    return warm_runner
 
 
 def _tree(root: Path) -> set[Path]:
@@ -296,7 +295,7 @@ def _assert_rejected(
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.id for c in CORPUS])
 def test_bad_input_is_rejected_before_any_work(
-    case: Case, cli: Cli, fake_api: FakeAnthropic, forked: ForkServer
+    case: Case, cli: Cli, fake_api: FakeAnthropic, forked: Runner
 ) -> None:
     _assert_rejected(case, cli, fake_api, lambda *args: forked(cli, *args))
 
@@ -308,11 +307,11 @@ def test_corpus_is_large_and_ids_unique() -> None:
 
 @pytest.mark.parametrize("case_id", ["json-deeply-nested"])
 def test_plain_subprocess_matches_forked_run(
-    case_id: str, cli: Cli, fake_api: FakeAnthropic, forked: ForkServer
+    case_id: str, cli: Cli, fake_api: FakeAnthropic, forked: Runner
 ) -> None:
     """The fork server is a shortcut: the same case through `python -m transcript_cli` agrees."""
     case = next(c for c in CORPUS if c.id == case_id)
-    plain = _assert_rejected(case, cli, fake_api, cli)
+    plain = _assert_rejected(case, cli, fake_api, cli.subprocess)
     fast = forked(cli, *case.setup(cli.workdir))
     assert (fast.returncode, fast.stdout, fast.stderr) == (
         plain.returncode,
@@ -322,7 +321,7 @@ def test_plain_subprocess_matches_forked_run(
 
 
 def test_valid_input_still_runs_through_the_fork_server(
-    cli: Cli, fake_api: FakeAnthropic, forked: ForkServer
+    cli: Cli, fake_api: FakeAnthropic, forked: Runner
 ) -> None:
     """Guards the corpus against passing because every run fails for some unrelated reason."""
     write_transcript(cli.workdir / "talk.txt", 10)

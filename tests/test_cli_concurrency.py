@@ -297,11 +297,12 @@ def test_rpm_cap_spaces_requests_once_its_burst_is_spent(cli: Cli, fake_api: Fak
     assert len(times) == total
     assert fake_api.max_in_flight <= 8
     # In any stretch of time the cap lets through at most its burst plus what refilled meanwhile
-    # (less a little for the way from the client to the fake).
+    # (less a little for the way from the client to the fake: the first requests of the burst
+    # also open the connections, so they can reach the fake late).
     for i in range(total):
         for j in range(i + rpm, total):
             span = times[j] - times[i]
-            least = (j - i + 1 - rpm) * refill - 0.1
+            least = (j - i + 1 - rpm) * refill - 0.25
             assert span >= least, (
                 f"requests {i + 1}..{j + 1} within {span:.2f} s, cap {least:.2f} s"
             )

@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cli_fork import ForkServer
-from tests.conftest import Cli, Result, write_transcript
+from tests.conftest import Cli, Result, Runner, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_jobs import (
     assert_one_line_error,
@@ -41,10 +39,10 @@ from transcript_cli.repair import repair
 from transcript_cli.runner import Existing, RunSpec
 
 
-@pytest.fixture(scope="module")
-def forked() -> Iterator[ForkServer]:
-    with ForkServer() as run:
-        yield run
+@pytest.fixture
+def forked(warm_runner: Runner) -> Runner:
+    """The session's warm fork server (see conftest); named for what these tests rely on."""
+    return warm_runner
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def spoil_result(path: Path) -> None:
 
 
 def test_repair_recovers_every_stored_chunk_whatever_happened_to_the_checkpoint(
-    cli: Cli, fake_api: FakeAnthropic, forked: ForkServer
+    cli: Cli, fake_api: FakeAnthropic, forked: Runner
 ) -> None:
     def run(*args: str) -> Result:
         return forked(cli, *args)
@@ -190,7 +188,7 @@ def test_repair_recovers_every_stored_chunk_whatever_happened_to_the_checkpoint(
     assert_private_and_keyless(cli, *runs, rerun, *repairs, stuck, *more, listing, *resumed)
 
 
-def test_repair_human_output_and_a_completed_job(cli: Cli, forked: ForkServer) -> None:
+def test_repair_human_output_and_a_completed_job(cli: Cli, forked: Runner) -> None:
     def run(*args: str) -> Result:
         return forked(cli, *args)
 
@@ -222,7 +220,7 @@ def test_repair_human_output_and_a_completed_job(cli: Cli, forked: ForkServer) -
     assert again.returncode == 0 and "already completed" in again.stdout
 
 
-def test_repair_is_refused_while_the_job_runs(cli: Cli, forked: ForkServer) -> None:
+def test_repair_is_refused_while_the_job_runs(cli: Cli, forked: Runner) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 20)
     assert forked(cli, *offline_args(src, "talk")).returncode == 0
     before = checkpoint_file(cli, "talk").read_bytes()
@@ -234,7 +232,7 @@ def test_repair_is_refused_while_the_job_runs(cli: Cli, forked: ForkServer) -> N
     assert checkpoint_file(cli, "talk").read_bytes() == before
 
 
-def test_repair_needs_a_manifest_or_a_readable_checkpoint(cli: Cli, forked: ForkServer) -> None:
+def test_repair_needs_a_manifest_or_a_readable_checkpoint(cli: Cli, forked: Runner) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 20)
     for name in ("legacy", "lost"):
         assert forked(cli, *offline_args(src, name)).returncode == 0
