@@ -203,6 +203,23 @@ def import_seconds(code: str) -> float:
     return statistics.median(times)
 
 
+# Runs the CLI and, as it exits, writes its own peak RSS (VmHWM, kB) to the file in argv[1].
+# Read from inside: getrusage's ru_maxrss survives exec and would count this benchmark's own
+# size at the moment it forked the child.
+_RSS_WRAPPER = """
+import atexit, sys
+out = sys.argv.pop(1)
+def report():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(report)
+sys.argv[0] = "transcript-cli"
+from transcript_cli.cli import main
+main()
+"""
+
+
 def peak_rss_mb(work: Path, n: int, api: FakeAnthropic) -> float:
     source = make_input(work / "in", n)
     env = {
@@ -211,35 +228,20 @@ def peak_rss_mb(work: Path, n: int, api: FakeAnthropic) -> float:
         "ANTHROPIC_BASE_URL": api.url,
         "TRANSCRIPT_CLI_STATE_DIR": str(work / f"rss-state-{n}"),
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "transcript_cli",
-            "run",
-            str(source),
-            "-q",
-            "--name",
-            f"rss-{n}",
-            "--chunk-chars",
-            str(CHUNK_CHARS),
-            "--context-chars",
-            "60",
-            "--out",
-            str(work / "rss-out"),
-            "--model",
-            "claude-haiku-4-5",
-        ],
+    report = work / f"rss-{n}.kb"
+    args = ["run", str(source), "-q", "--name", f"rss-{n}", "--chunk-chars", str(CHUNK_CHARS)]
+    args += ["--context-chars", "60", "--out", str(work / "rss-out"), "--model", "claude-haiku-4-5"]
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_WRAPPER, str(report), *args],
         cwd=work,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        check=False,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"rss run of {n} chunks exited {proc.returncode}")
-    return usage.ru_maxrss / 1024
+    if done.returncode != 0:
+        raise SystemExit(f"rss run of {n} chunks exited {done.returncode}")
+    return int(report.read_text()) / 1024
 
 
 def bench_rss(work: Path, big: int) -> None:
