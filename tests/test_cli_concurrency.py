@@ -231,6 +231,9 @@ def test_kill_9_with_chunks_in_flight_costs_at_most_that_many_requests(
     assert (slow_disk / "loaded").exists()
     assert killer.in_flight_at_kill is not None and killer.in_flight_at_kill >= 2
     fake_api.latency = fake_api.jitter = 0
+    # The dead process's requests are still being answered, to no one: counted with the resumed
+    # run's, they would look like more than -j 4 in flight at once.
+    wait_for(lambda: fake_api.in_flight == 0)
     first = fake_api.transcripts()
     assert len(first) < len(job.all_chunks)
 
