@@ -4,8 +4,9 @@
 start a hundred processes. So one warm launcher imports the CLI once and forks a child per start.
 Each child is a real process with its own pid, argv, working folder, environment, stdin
 (/dev/null) and stdout/stderr files; it exits as the real entry point exits, and SIGKILL kills it
-like any other process. Unlike `cli_fork.ForkServer`, a start returns at once: the caller kills or
-waits for the child while it runs, and several children may run at a time.
+like any other process. A start returns at once: the caller kills or waits for the child while it
+runs, and several children may run at a time. `cli_fork.ForkServer` waits for each start, for
+tests that only need a command's result.
 
 A kill goes through a pidfd (Linux) or through the launcher, which alone reaps its children: it can
 never reach a recycled pid. Where `os.fork` does not exist, children are plain subprocesses.
@@ -54,20 +55,27 @@ class Child:
 
     def wait(self, timeout: float) -> int:
         """Its exit code (negative: killed by that signal). Kills it on timeout and raises."""
+        if not self.wait_or_kill(timeout):
+            raise AssertionError(f"CLI still running after {timeout}s (killed)")
+        assert self.returncode is not None
+        return self.returncode
+
+    def wait_or_kill(self, timeout: float) -> bool:
+        """Whether it ended within `timeout`; if not, it is SIGKILLed and waited for."""
         if self._popen is not None:
             try:
                 self.returncode = self._popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 self._popen.kill()
-                self._popen.wait()
-                raise AssertionError(f"CLI still running after {timeout}s") from None
-            return self.returncode
-        if not self._ended.wait(timeout):
-            self.kill()
-            self._ended.wait(30)
-            raise AssertionError(f"CLI still running after {timeout}s (killed)")
-        assert self.returncode is not None
-        return self.returncode
+                self.returncode = self._popen.wait()
+                return False
+            return True
+        if self._ended.wait(timeout):
+            return True
+        self.kill()
+        if not self._ended.wait(30):
+            raise AssertionError(f"CLI still running 30s after its SIGKILL (pid {self.pid})")
+        return False
 
     @property
     def stdout(self) -> str:
@@ -96,7 +104,8 @@ class Launcher:
     def __enter__(self) -> Launcher:
         if hasattr(os, "fork"):
             # The environment a `Cli` gives its runs, so what the CLI sets up at import (consoles,
-            # colour, width) matches a plain `python -m transcript_cli`.
+            # colour, width) matches a plain `python -m transcript_cli`. Its stderr goes to a file:
+            # a terminal there would turn colour on.
             self._log = tempfile.TemporaryFile("w+")
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "tests.cli_launcher"],
@@ -132,8 +141,16 @@ class Launcher:
         if self._log is not None:
             self._log.close()
 
-    def __call__(self, cli: Cli, *args: str, out: Path, err: Path) -> Child:
+    @property
+    def forks(self) -> bool:
+        """Whether children fork from the warm launcher (else they are plain subprocesses)."""
+        return self._proc is not None
+
+    def __call__(
+        self, cli: Cli, *args: str, out: Path, err: Path, env: dict[str, str] | None = None
+    ) -> Child:
         """Start `cli(*args)` in the background, its output going to the files `out` and `err`."""
+        run_env = {**cli.env, **(env or {})}
         with self._lock:
             key = self._next_key
             self._next_key += 1
@@ -143,7 +160,7 @@ class Launcher:
                     child._popen = subprocess.Popen(
                         cli.command(*args),
                         cwd=cli.workdir,
-                        env=cli.env,
+                        env=run_env,
                         stdin=subprocess.DEVNULL,
                         stdout=stdout,
                         stderr=stderr,
@@ -157,7 +174,7 @@ class Launcher:
                     "key": key,
                     "argv": list(args),
                     "cwd": str(cli.workdir),
-                    "env": cli.env,
+                    "env": run_env,
                     "out": str(out),
                     "err": str(err),
                 }
@@ -247,7 +264,7 @@ def _become_cli(request: dict[str, Any], server_fds: tuple[int, ...]) -> None:
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if isinstance(exc.code, str):
+            if code == 1 and not isinstance(exc.code, int):  # as the interpreter does
                 print(exc.code, file=sys.stderr)
         except BaseException:
             traceback.print_exc()
@@ -264,7 +281,8 @@ def serve() -> None:
     """Reads one JSON request per line; answers `{key, pid}`, then `{key, returncode}` at exit."""
     import transcript_cli
 
-    # Everything a run may import lazily (the SDK above all), so no child pays for it again.
+    # Everything a run may import lazily (the SDK above all), so no child pays for it again. Only
+    # a warm-up: a module that fails here fails again, visibly, in the run that needs it.
     for module in pkgutil.walk_packages(transcript_cli.__path__, "transcript_cli."):
         if not module.name.endswith("__main__"):
             with contextlib.suppress(Exception):

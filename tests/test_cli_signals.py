@@ -78,6 +78,18 @@ def holds(fake_api: FakeAnthropic) -> Iterator[list[threading.Event]]:
         event.set()
 
 
+def talk_held_at(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event], index: int
+) -> tuple[Path, list[str], threading.Event]:
+    """A 100-sentence talk.txt, a slowed fake, and the reply to chunk `index` held back."""
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    chunks = chunk_texts(src)
+    fake_api.latency = 0.05
+    release = hold_reply(fake_api, chunks[index])
+    holds.append(release)
+    return src, chunks, release
+
+
 def assert_clean_exit(code: int, stderr: str, expected: int) -> None:
     assert code == expected, stderr
     assert "Traceback" not in stderr, stderr
@@ -155,12 +167,8 @@ def test_sigint_pauses_after_the_chunk_in_flight_and_resume_matches_a_straight_r
 def test_sigterm_pauses_like_ctrl_c(
     cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
 ) -> None:
-    src = write_transcript(cli.workdir / "talk.txt", 100)
-    chunks = chunk_texts(src)
+    src, chunks, release = talk_held_at(cli, fake_api, holds, 2)
     n = len(chunks)
-    fake_api.latency = 0.05
-    release = hold_reply(fake_api, chunks[2])
-    holds.append(release)
     args = (str(src), *FLAGS, "--name", "talk", "--json")
     code, stdout, stderr = interrupt_while_held(
         cli, fake_api, release, chunks[2], args, signal.SIGTERM
@@ -185,13 +193,9 @@ def test_sigterm_pauses_like_ctrl_c(
 def test_second_sigint_abandons_the_request_in_flight_at_once(
     cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
 ) -> None:
-    src = write_transcript(cli.workdir / "talk.txt", 100)
-    chunks = chunk_texts(src)
-    n = len(chunks)
-    fake_api.latency = 0.05
     # Chunk 4's reply never comes while the first process lives.
-    release = hold_reply(fake_api, chunks[3])
-    holds.append(release)
+    src, chunks, release = talk_held_at(cli, fake_api, holds, 3)
+    n = len(chunks)
     with Running(cli.start("run", str(src), *FLAGS, "--name", "talk")) as run:
         wait_for(lambda: chunks[3] in fake_api.transcripts())
         run.signal(signal.SIGINT)
@@ -250,11 +254,7 @@ def test_kill_9_loses_at_most_the_chunk_in_flight(cli: Cli, fake_api: FakeAnthro
 def test_second_process_is_refused_while_the_job_runs(
     cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
 ) -> None:
-    src = write_transcript(cli.workdir / "talk.txt", 100)
-    chunks = chunk_texts(src)
-    fake_api.latency = 0.05
-    release = hold_reply(fake_api, chunks[2])
-    holds.append(release)
+    src, chunks, release = talk_held_at(cli, fake_api, holds, 2)
     run_args = ("run", str(src), *FLAGS, "--name", "talk")
     with Running(cli.start(*run_args)) as first:
         wait_for(lambda: chunks[2] in fake_api.transcripts())

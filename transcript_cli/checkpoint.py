@@ -86,6 +86,16 @@ class ChunkNote:
     last_retry_error: str | None = None  # what the latest retry was for
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """One input as the job was planned: which file, which content, how many chunks, where to."""
+
+    path: str
+    sha256: str
+    chunk_count: int
+    output: str
+
+
 @dataclass
 class InputState:
     """One input file's progress. Mutable: the engine updates it as chunks land."""
@@ -98,6 +108,15 @@ class InputState:
     written: bool = False
     # Sparse: a 20,000-chunk job with no trouble stores nothing here.
     notes: dict[int, ChunkNote] = field(default_factory=dict)
+
+    @classmethod
+    def planned(cls, spec: InputSpec) -> InputState:
+        """The input with nothing done yet."""
+        return cls(spec.path, spec.sha256, spec.chunk_count, spec.output)
+
+    @property
+    def spec(self) -> InputSpec:
+        return InputSpec(self.path, self.sha256, self.chunk_count, self.output)
 
     @property
     def failed(self) -> list[int]:
@@ -140,11 +159,25 @@ class JobState:
         return sum(1 for i in self.inputs if i.written)
 
 
-class _InputDict(TypedDict):
+class InputSpecDict(TypedDict):
+    """One input's identity on disk: the manifest stores it as is, the checkpoint with progress."""
+
     path: str
     sha256: str
     chunk_count: int
     output: str
+
+
+def input_spec_dict(spec: InputSpec) -> InputSpecDict:
+    return {
+        "path": spec.path,
+        "sha256": spec.sha256,
+        "chunk_count": spec.chunk_count,
+        "output": spec.output,
+    }
+
+
+class _InputDict(InputSpecDict):
     done: list[list[int]]
     written: bool
     notes: dict[str, dict[str, Any]]  # chunk index -> ChunkNote fields; absent means {}
@@ -183,10 +216,7 @@ def to_dict(state: JobState) -> CheckpointDict:
         "options": asdict(state.options),
         "inputs": [
             {
-                "path": i.path,
-                "sha256": i.sha256,
-                "chunk_count": i.chunk_count,
-                "output": i.output,
+                **input_spec_dict(i.spec),
                 "done": i.done.to_ranges(),
                 "written": i.written,
                 "notes": {str(k): asdict(n) for k, n in sorted(i.notes.items())},
@@ -367,6 +397,14 @@ class FieldValidator:
             strict=bool(self.opt(o, "strict", bool)),
         )
 
+    def input_spec(self, d: dict[str, Any]) -> InputSpec:
+        return InputSpec(
+            path=self.get(d, "path", str),
+            sha256=self.get(d, "sha256", str),
+            chunk_count=self.get(d, "chunk_count", int),
+            output=self.get(d, "output", str),
+        )
+
     def input(self, item: object) -> InputState:
         d = self.obj(item, "inputs[]")
         count = self.get(d, "chunk_count", int)
@@ -382,11 +420,12 @@ class FieldValidator:
             if not ok:
                 raise self.fail(f"field 'done' of {d.get('path')!r} is not a valid range list")
             previous_end = pair[1]
+        spec = self.input_spec(d)  # after `done`: a checkpoint's first fault is the one reported
         return InputState(
-            path=self.get(d, "path", str),
-            sha256=self.get(d, "sha256", str),
-            chunk_count=count,
-            output=self.get(d, "output", str),
+            path=spec.path,
+            sha256=spec.sha256,
+            chunk_count=spec.chunk_count,
+            output=spec.output,
             done=ChunkSet.from_ranges(ranges),
             written=self.get(d, "written", bool),
             notes=self.notes(d.get("notes") or {}, count),

@@ -13,7 +13,16 @@ from typing import Any, TypedDict
 
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
-from transcript_cli.checkpoint import FieldValidator, InputState, JobState, Options, Settings
+from transcript_cli.checkpoint import (
+    FieldValidator,
+    InputSpec,
+    InputSpecDict,
+    InputState,
+    JobState,
+    Options,
+    Settings,
+    input_spec_dict,
+)
 from transcript_cli.errors import CheckpointError
 
 SCHEMA = "transcript-cli/manifest"
@@ -21,16 +30,6 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "job.json"
 
 _DAMAGED_HINT = "the job manifest is damaged; `clear` the job and run it again"
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input as the job was planned: which file, which content, how many chunks, where to."""
-
-    path: str
-    sha256: str
-    chunk_count: int
-    output: str
 
 
 @dataclass(frozen=True)
@@ -51,9 +50,7 @@ class Manifest:
             job_id=state.job_id,
             settings=state.settings,
             options=state.options,
-            inputs=tuple(
-                InputSpec(i.path, i.sha256, i.chunk_count, i.output) for i in state.inputs
-            ),
+            inputs=tuple(i.spec for i in state.inputs),
             created_at=state.created_at,
         )
 
@@ -63,16 +60,9 @@ class Manifest:
             job_id=self.job_id,
             settings=self.settings,
             options=self.options,
-            inputs=[InputState(i.path, i.sha256, i.chunk_count, i.output) for i in self.inputs],
+            inputs=[InputState.planned(i) for i in self.inputs],
             created_at=self.created_at,
         )
-
-
-class _InputDict(TypedDict):
-    path: str
-    sha256: str
-    chunk_count: int
-    output: str
 
 
 class ManifestDict(TypedDict):
@@ -85,7 +75,7 @@ class ManifestDict(TypedDict):
     settings: dict[str, Any]
     settings_hash: str
     options: dict[str, Any]
-    inputs: list[_InputDict]
+    inputs: list[InputSpecDict]
     created_at: str
 
 
@@ -98,10 +88,7 @@ def to_dict(manifest: Manifest) -> ManifestDict:
         "settings": asdict(manifest.settings),
         "settings_hash": manifest.settings.digest(),
         "options": asdict(manifest.options),
-        "inputs": [
-            {"path": i.path, "sha256": i.sha256, "chunk_count": i.chunk_count, "output": i.output}
-            for i in manifest.inputs
-        ],
+        "inputs": [input_spec_dict(i) for i in manifest.inputs],
         "created_at": manifest.created_at,
     }
 
@@ -134,17 +121,7 @@ def from_dict(data: object, path: Path) -> Manifest:
     """Validate the JSON shape field by field."""
     v = FieldValidator(path, _DAMAGED_HINT)
     top = v.document(data, "job manifest", SCHEMA, SCHEMA_VERSION)
-    inputs = []
-    for item in v.get(top, "inputs", list):
-        d = v.obj(item, "inputs[]")
-        inputs.append(
-            InputSpec(
-                path=v.get(d, "path", str),
-                sha256=v.get(d, "sha256", str),
-                chunk_count=v.get(d, "chunk_count", int),
-                output=v.get(d, "output", str),
-            )
-        )
+    inputs = [v.input_spec(v.obj(item, "inputs[]")) for item in v.get(top, "inputs", list)]
     if any(i.chunk_count < 1 for i in inputs):
         raise v.fail("field 'chunk_count' must be positive")
     return Manifest(
