@@ -183,8 +183,8 @@ class _InputDict(InputSpecDict):
     notes: dict[str, dict[str, Any]]  # chunk index -> ChunkNote fields; absent means {}
 
 
-class CheckpointDict(TypedDict):
-    """The on-disk JSON shape (schema_version 1)."""
+class DocumentHeader(TypedDict):
+    """What the checkpoint and the job manifest both start with."""
 
     schema: str
     schema_version: int
@@ -193,6 +193,11 @@ class CheckpointDict(TypedDict):
     settings: dict[str, Any]
     settings_hash: str
     options: dict[str, Any]
+
+
+class CheckpointDict(DocumentHeader):
+    """The on-disk JSON shape (schema_version 1)."""
+
     inputs: list[_InputDict]
     status: str
     created_at: str

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict
 
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
 from transcript_cli.checkpoint import (
+    DocumentHeader,
     FieldValidator,
     InputSpec,
     InputSpecDict,
@@ -65,16 +65,9 @@ class Manifest:
         )
 
 
-class ManifestDict(TypedDict):
+class ManifestDict(DocumentHeader):
     """The on-disk JSON shape (schema_version 1)."""
 
-    schema: str
-    schema_version: int
-    tool_version: str
-    job_id: str
-    settings: dict[str, Any]
-    settings_hash: str
-    options: dict[str, Any]
     inputs: list[InputSpecDict]
     created_at: str
 
