@@ -39,10 +39,10 @@ from tests.cli_launcher import Child, Launcher
 from tests.conftest import Cli
 from tests.fake_anthropic import FakeAnthropic, Fault, reply_text
 from transcript_cli import checkpoint
+from transcript_cli.chunk_results import CHUNKS_DIR
 from transcript_cli.chunking import split_chunks
 from transcript_cli.errors import StateError
 from transcript_cli.formats import read_transcript
-from transcript_cli.results import CHUNKS_DIR
 
 CHUNK_CHARS = 300
 CONTEXT_CHARS = 100

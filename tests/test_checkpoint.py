@@ -12,17 +12,10 @@ from typing import Any
 import pytest
 
 from transcript_cli import checkpoint
-from transcript_cli.checkpoint import (
-    CHECKPOINT_NAME,
-    SCHEMA_VERSION,
-    ErrorRecord,
-    InputState,
-    JobState,
-    Options,
-    Settings,
-)
+from transcript_cli.checkpoint import CHECKPOINT_NAME, SCHEMA_VERSION
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import CheckpointError, StorageError
+from transcript_cli.state import ErrorRecord, InputState, JobState, Options, Settings
 
 SETTINGS = Settings(
     provider="anthropic",

@@ -26,6 +26,7 @@ from transcript_cli import checkpoint
 from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
 from transcript_cli.job import LOCK_NAME
+from transcript_cli.state import JobState
 
 CHUNK_CHARS = 500
 CONTEXT_CHARS = 300
@@ -44,7 +45,7 @@ def output_of(cli: Cli, src: Path) -> bytes:
     return (cli.workdir / "cleaned" / f"{src.stem}.md").read_bytes()
 
 
-def saved_state(cli: Cli, job_id: str) -> checkpoint.JobState:
+def saved_state(cli: Cli, job_id: str) -> JobState:
     """The job's checkpoint as the CLI left it (read directly: cheaper than `status`)."""
     return checkpoint.load(cli.state_dir / job_id)
 

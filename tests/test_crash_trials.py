@@ -18,7 +18,7 @@ from tests import crash_trials
 from tests.cli_launcher import Child, Launcher
 from tests.conftest import Cli, write_transcript
 from tests.crash_trials import Kill, Plan, make_plan, run_trial
-from transcript_cli.results import ResultStore
+from transcript_cli.chunk_results import ResultStore
 
 SEEDS = range(20)
 

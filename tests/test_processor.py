@@ -11,15 +11,15 @@ import pytest
 
 from tests.conftest import write_transcript
 from transcript_cli import checkpoint
-from transcript_cli.checkpoint import Options, Settings
+from transcript_cli.chunk_results import ResultStore
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import Paused
 from transcript_cli.events import ChunkFinished, Event, Stalled
 from transcript_cli.job import JobStore, new_state, plan_inputs
 from transcript_cli.processor import Control, Processor
 from transcript_cli.providers.base import ChunkRequest, Completion
-from transcript_cli.results import ResultStore
 from transcript_cli.retry import RetryPolicy
+from transcript_cli.state import Options, Settings
 
 SETTINGS = Settings(
     provider="scripted",

@@ -28,7 +28,6 @@ from tests.test_cli_jobs import (
     run_args,
 )
 from transcript_cli import runner
-from transcript_cli.checkpoint import Options, Settings
 from transcript_cli.chunking import Chunk
 from transcript_cli.errors import CheckpointError, Paused
 from transcript_cli.events import ChunkFinished, Event
@@ -37,6 +36,7 @@ from transcript_cli.processor import Control
 from transcript_cli.providers import default_model
 from transcript_cli.repair import repair
 from transcript_cli.runner import Existing, RunSpec
+from transcript_cli.state import Options, Settings
 
 
 @pytest.fixture

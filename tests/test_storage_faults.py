@@ -22,12 +22,13 @@ import pytest
 
 from tests.conftest import write_transcript
 from transcript_cli import checkpoint, runner
-from transcript_cli.checkpoint import CHECKPOINT_NAME, Options, Settings
+from transcript_cli.checkpoint import CHECKPOINT_NAME
+from transcript_cli.chunk_results import ResultStore, text_sha256
 from transcript_cli.errors import EXIT_FAILED, StorageError
 from transcript_cli.job import JobStore
 from transcript_cli.providers.base import ChunkRequest, Completion
-from transcript_cli.results import ResultStore, text_sha256
 from transcript_cli.runner import Existing, RunSpec
+from transcript_cli.state import JobState, Options, Settings
 
 SETTINGS = Settings(
     provider="recorded",
@@ -264,7 +265,7 @@ def test_storage_fault_is_recorded_when_the_checkpoint_can_still_be_written(
 ) -> None:
     """Only chunk results fail (a quota on that folder, say): the failure is kept for `status`."""
     env = Env(tmp_path)
-    seen: list[checkpoint.JobState] = []
+    seen: list[JobState] = []
     Disk(
         monkeypatch,
         lambda target: is_site("result", target, env.out),

@@ -1,162 +1,37 @@
 """The job's JSON checkpoint: its schema, validation on load and atomic save.
 
-Chunk texts are not in it (see `results.py`), so rewriting it costs the same after chunk 20,000
-as after chunk 10.
+Chunk texts are not in it (see `chunk_results.py`), so rewriting it costs the same after chunk
+20,000 as after chunk 10. The data it stores is defined in `state.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypedDict, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import CheckpointError
+from transcript_cli.state import (
+    STATUSES,
+    ChunkNote,
+    ErrorRecord,
+    InputSpec,
+    InputState,
+    JobState,
+    Options,
+    Settings,
+    utc_now,
+)
 
 SCHEMA = "transcript-cli/checkpoint"
 SCHEMA_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.json"
 
-Status = Literal["running", "paused", "failed", "completed"]
-STATUSES: tuple[Status, ...] = ("running", "paused", "failed", "completed")
-
 T = TypeVar("T")
-
-
-def utc_now() -> str:
-    """Timestamps are ISO 8601 UTC with seconds, sortable as text."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything that shapes the output; a change means a different job."""
-
-    provider: str
-    model: str
-    prompt_name: str
-    prompt_text: str
-    language: str
-    title: str | None
-    chunk_chars: int
-    context_chars: int
-    max_tokens: int
-
-    def digest(self) -> str:
-        """Stable hash of the settings, stored beside them and checked on load."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Options:
-    """Run-time knobs that do not change the output; resume may override them."""
-
-    concurrency: int
-    max_retries: int
-    timeout: float
-    rpm: int | None = None  # user's caps for a shared key
-    tpm: int | None = None
-    strict: bool = False  # suspicious output fails its chunk instead of a warning
-
-
-@dataclass(frozen=True)
-class ErrorRecord:
-    """The last thing that went wrong, kept for `status`."""
-
-    message: str
-    kind: str  # "permanent" | "transient" | "storage" | "input"
-    at: str
-    file: str | None = None
-    chunk: int | None = None
-
-
-@dataclass(frozen=True)
-class ChunkNote:
-    """What is worth remembering about one chunk; kept only for chunks that have something."""
-
-    retries: int = 0
-    warning: str | None = None  # suspicious output, kept
-    error: str | None = None  # failed permanently; `resume --retry-failed` clears it
-    last_retry_error: str | None = None  # what the latest retry was for
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One input as the job was planned: which file, which content, how many chunks, where to."""
-
-    path: str
-    sha256: str
-    chunk_count: int
-    output: str
-
-
-@dataclass
-class InputState:
-    """One input file's progress. Mutable: the engine updates it as chunks land."""
-
-    path: str
-    sha256: str
-    chunk_count: int
-    output: str
-    done: ChunkSet = field(default_factory=ChunkSet)
-    written: bool = False
-    # Sparse: a 20,000-chunk job with no trouble stores nothing here.
-    notes: dict[int, ChunkNote] = field(default_factory=dict)
-
-    @classmethod
-    def planned(cls, spec: InputSpec) -> InputState:
-        """The input with nothing done yet."""
-        return cls(spec.path, spec.sha256, spec.chunk_count, spec.output)
-
-    @property
-    def spec(self) -> InputSpec:
-        return InputSpec(self.path, self.sha256, self.chunk_count, self.output)
-
-    @property
-    def failed(self) -> list[int]:
-        """Chunks that failed permanently, in order."""
-        return sorted(i for i, note in self.notes.items() if note.error is not None)
-
-
-@dataclass
-class JobState:
-    """The whole checkpoint in memory. Mutable, owned by one process under the job lock."""
-
-    job_id: str
-    settings: Settings
-    options: Options
-    inputs: list[InputState]
-    status: Status = "running"
-    created_at: str = field(default_factory=utc_now)
-    updated_at: str = field(default_factory=utc_now)
-    completed_at: str | None = None
-    resume_count: int = 0
-    retry_count: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_unknown_chunks: int = 0  # chunks billed by a model with no known price
-    active_seconds: float = 0.0
-    last_error: ErrorRecord | None = None
-    tool_version: str = __version__
-
-    @property
-    def chunks_total(self) -> int:
-        return sum(i.chunk_count for i in self.inputs)
-
-    @property
-    def chunks_done(self) -> int:
-        return sum(len(i.done) for i in self.inputs)
-
-    @property
-    def files_done(self) -> int:
-        return sum(1 for i in self.inputs if i.written)
 
 
 class InputSpecDict(TypedDict):

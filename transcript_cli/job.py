@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from transcript_cli import checkpoint
 from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir, remove_stale_temps
-from transcript_cli.checkpoint import InputState, JobState, Options, Settings
+from transcript_cli.chunk_results import CHUNKS_DIR
 from transcript_cli.errors import (
     CheckpointError,
     InputChangedError,
@@ -25,8 +25,8 @@ from transcript_cli.errors import (
     UsageError,
 )
 from transcript_cli.manifest import MANIFEST_NAME
-from transcript_cli.results import CHUNKS_DIR
 from transcript_cli.sources import file_sha256, load_source
+from transcript_cli.state import InputState, JobState, Options, Settings
 
 STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
 DEFAULT_STATE_DIR = ".transcript-cli"

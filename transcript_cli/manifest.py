@@ -12,18 +12,9 @@ from pathlib import Path
 
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
-from transcript_cli.checkpoint import (
-    DocumentHeader,
-    FieldValidator,
-    InputSpec,
-    InputSpecDict,
-    InputState,
-    JobState,
-    Options,
-    Settings,
-    input_spec_dict,
-)
+from transcript_cli.checkpoint import DocumentHeader, FieldValidator, InputSpecDict, input_spec_dict
 from transcript_cli.errors import CheckpointError
+from transcript_cli.state import InputSpec, InputState, JobState, Options, Settings
 
 SCHEMA = "transcript-cli/manifest"
 SCHEMA_VERSION = 1

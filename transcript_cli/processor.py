@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transcript_cli.atomicio import atomic_write, ensure_dir
-from transcript_cli.checkpoint import ChunkNote, ErrorRecord, InputState, JobState, utc_now
+from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.errors import (
     ChunksFailedError,
     InputChangedError,
@@ -46,10 +46,10 @@ from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.pricing import cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate, render_user_message
 from transcript_cli.providers.base import ChunkRequest, Provider
-from transcript_cli.results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.sources import load_source
-from transcript_cli.worker import ChunkWorker, Outcome, PauseInterrupt, WorkItem
+from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
+from transcript_cli.worker import ChunkOutcome, ChunkWorker, PauseInterrupt, WorkItem
 
 _POLL_SECONDS = 0.1
 # No answer at all for this long past the request timeout is a stall worth saying out loud.
@@ -158,7 +158,7 @@ class Processor:
         self,
         item: InputState,
         chunk: int,
-        outcome: Outcome,
+        outcome: ChunkOutcome,
         *,
         warning: str | None = None,
         error: str | None = None,
@@ -241,7 +241,7 @@ class Processor:
                 )
                 yield WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
 
-    def _land(self, outcome: Outcome) -> None:
+    def _land(self, outcome: ChunkOutcome) -> None:
         """Main thread: store a finished chunk, then checkpoint, then maybe write its file."""
         reply = outcome.reply
         assert reply is not None
@@ -285,7 +285,7 @@ class Processor:
         if len(item.done) == item.chunk_count:
             self._write_output(work.input_index, item)
 
-    def _fail_chunk(self, outcome: Outcome, error: ProviderError) -> None:
+    def _fail_chunk(self, outcome: ChunkOutcome, error: ProviderError) -> None:
         """A chunk that failed for good fails its file; the rest of the job goes on."""
         work = outcome.item
         item = self.state.inputs[work.input_index]
@@ -337,7 +337,7 @@ class Processor:
     def _drive(self) -> ProviderError | None:
         """The loop: keep up to `concurrency` chunks in flight, land them as they finish."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk")
-        in_flight: dict[Future[Outcome], WorkItem] = {}
+        in_flight: dict[Future[ChunkOutcome], WorkItem] = {}
         work = self._work()
         failure: ProviderError | None = None
         exhausted = False
@@ -389,7 +389,7 @@ class Processor:
             pool.shutdown(wait=False, cancel_futures=True)
         return failure
 
-    def _settle(self, outcome: Outcome) -> ProviderError | None:
+    def _settle(self, outcome: ChunkOutcome) -> ProviderError | None:
         """Land a finished chunk or file its failure; returns an error that ends the job."""
         self.state.retry_count += outcome.retries
         if outcome.reply is not None:

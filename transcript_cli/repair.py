@@ -15,13 +15,14 @@ from typing import Literal
 
 from transcript_cli import checkpoint, manifest
 from transcript_cli.atomicio import rename_aside
-from transcript_cli.checkpoint import CHECKPOINT_NAME, InputState, JobState, utc_now
+from transcript_cli.checkpoint import CHECKPOINT_NAME
+from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import CheckpointError, InputError, StateError, UsageError
 from transcript_cli.job import JobStore
 from transcript_cli.manifest import MANIFEST_NAME, Manifest
-from transcript_cli.results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.sources import load_source
+from transcript_cli.state import InputState, JobState, utc_now
 
 Previous = Literal["intact", "damaged", "missing"]
 

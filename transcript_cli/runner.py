@@ -9,7 +9,6 @@ from pathlib import Path
 
 from transcript_cli import manifest
 from transcript_cli.atomicio import remove_stale_temps
-from transcript_cli.checkpoint import JobState, Options, Settings
 from transcript_cli.errors import JobLockedError, StateError, StorageError, UsageError
 from transcript_cli.events import EventSink, ignore_events
 from transcript_cli.formats import discover_inputs
@@ -24,6 +23,7 @@ from transcript_cli.job import (
 from transcript_cli.processor import Control, Processor
 from transcript_cli.providers import make_provider
 from transcript_cli.retry import RetryPolicy
+from transcript_cli.state import JobState, Options, Settings
 
 
 class Existing(Enum):
@@ -45,7 +45,7 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class JobOutcome:
     """How a run or resume ended without an error."""
 
     state: JobState
@@ -73,7 +73,7 @@ def start(
     restart: bool = False,
     control: Control | None = None,
     on_event: EventSink = ignore_events,
-) -> Outcome:
+) -> JobOutcome:
     """`run`: validate everything first, then create (or continue) the job and process it.
 
     Bad inputs and a missing key fail here, before any state is written or request is sent.
@@ -88,7 +88,7 @@ def start(
     if store.exists(job_id) and not restart:
         existing = store.load(job_id)
         if existing.status == "completed":
-            return Outcome(existing, already_done=True)
+            return JobOutcome(existing, already_done=True)
         if store.is_running(job_id):
             # Not "unfinished, resume it?": another process holds it, and resume would be refused.
             raise JobLockedError(
@@ -138,7 +138,7 @@ def start(
             concurrency=spec.options.concurrency,
         )
         try:
-            return Outcome(processor.run())
+            return JobOutcome(processor.run())
         finally:
             provider.close()
 
@@ -151,7 +151,7 @@ def resume(
     control: Control | None = None,
     on_event: EventSink = ignore_events,
     retry_failed: bool = False,
-) -> Outcome:
+) -> JobOutcome:
     """`resume`: continue from the checkpoint; finished chunks are never sent again.
 
     Chunks that failed for good stay failed (and their files unwritten) unless `retry_failed`.
@@ -159,7 +159,7 @@ def resume(
     with store.locked(job_id) as job_dir:
         state = store.load(job_id)
         if state.status == "completed":
-            return Outcome(state, already_done=True)
+            return JobOutcome(state, already_done=True)
         verify_inputs(state)
         _remove_stale_output_temps(state)
         if retry_failed:
@@ -185,7 +185,7 @@ def resume(
             concurrency=state.options.concurrency,
         )
         try:
-            return Outcome(processor.run(resumed=True))
+            return JobOutcome(processor.run(resumed=True))
         finally:
             provider.close()
 

@@ -1,6 +1,6 @@
 """One chunk's trip through the API, on a worker thread: pacing, retries, splitting, checks.
 
-Workers never touch the checkpoint or the result store: they hand an `Outcome` back to the
+Workers never touch the checkpoint or the result store: they hand an `ChunkOutcome` back to the
 processor's main thread, which does every write in order.
 """
 
@@ -63,7 +63,7 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ChunkOutcome:
     """What a worker hands back: a reply, or the error that stopped it."""
 
     item: WorkItem
@@ -145,7 +145,7 @@ class ChunkWorker:
         if self.pause.wait(seconds):
             raise PauseInterrupt
 
-    def run(self, item: WorkItem) -> Outcome:
+    def run(self, item: WorkItem) -> ChunkOutcome:
         """Never raises: the main thread decides what an error means for the job."""
         retries = _Retries()
         try:
@@ -156,8 +156,8 @@ class ChunkWorker:
                 # This ends the job: stop the other workers now, before the main thread even
                 # sees this outcome (it may be busy landing others).
                 self.pause.set()
-            return Outcome(item, retries.count, error=exc, last_retry_error=retries.last)
-        return Outcome(item, retries.count, reply=reply, last_retry_error=retries.last)
+            return ChunkOutcome(item, retries.count, error=exc, last_retry_error=retries.last)
+        return ChunkOutcome(item, retries.count, reply=reply, last_retry_error=retries.last)
 
     def _solve(
         self, item: WorkItem, request: ChunkRequest, depth: int, retries: _Retries

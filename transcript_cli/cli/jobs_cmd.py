@@ -19,8 +19,8 @@ from transcript_cli.cli.console import (
 )
 from transcript_cli.errors import JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
-from transcript_cli.report import JobView, damaged_view, job_view
 from transcript_cli.runner import clear as clear_job
+from transcript_cli.status_view import JobView, damaged_view, job_view
 
 _STATE_STYLE = {
     "running": "cyan",

@@ -13,7 +13,7 @@ from transcript_cli.cli.console import err, out, print_json, resume_command
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.repair import RepairReport
 from transcript_cli.repair import repair as repair_job
-from transcript_cli.report import job_view
+from transcript_cli.status_view import job_view
 
 REPAIR_VIEW_VERSION = 1
 

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from transcript_cli.checkpoint import JobState, Options, Settings
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.console import (
     err,
@@ -32,11 +31,12 @@ from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.processor import Control, pause_message
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
 from transcript_cli.providers import DEFAULT_TIMEOUT, PROVIDERS, default_model
-from transcript_cli.report import job_view
 from transcript_cli.retry import DEFAULT_MAX_RETRIES
-from transcript_cli.runner import Existing, Outcome, RunSpec, merge_options, pick_resumable
+from transcript_cli.runner import Existing, JobOutcome, RunSpec, merge_options, pick_resumable
 from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
+from transcript_cli.state import JobState, Options, Settings
+from transcript_cli.status_view import job_view
 
 DEFAULT_CHUNK_CHARS = 6000
 DEFAULT_CONTEXT_CHARS = 300
@@ -74,7 +74,7 @@ TimeoutOption = Annotated[
 ]
 
 
-def _finish(outcome: Outcome, *, as_json: bool, quiet: bool, state_dir: Path | None) -> None:
+def _finish(outcome: JobOutcome, *, as_json: bool, quiet: bool, state_dir: Path | None) -> None:
     state = outcome.state
     if as_json:
         print_json(_json_summary(state, state_dir, exit_code=EXIT_OK, error=None))

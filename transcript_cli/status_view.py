@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypedDict
 
-from transcript_cli.checkpoint import JobState
+from transcript_cli.state import JobState
 
 VIEW_VERSION = 1
 
