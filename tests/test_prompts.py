@@ -124,3 +124,49 @@ def test_user_message_wraps_context_and_transcript() -> None:
     assert render_user_message("new part", "old tail") == (
         "<context>\nold tail\n</context>\n\n<transcript>\nnew part\n</transcript>"
     )
+
+
+def test_builtin_clean_is_verbatim_and_summary_notes_is_not() -> None:
+    assert load_prompt("clean").verbatim is True
+    notes = load_prompt("summary-notes")
+    assert notes.verbatim is False
+    assert notes.front_matter.description
+    assert "---" not in render(notes) and "verbatim" not in render(notes)
+
+
+def test_front_matter_declares_verbatim_and_is_never_sent(tmp_path: Path) -> None:
+    path = tmp_path / "tidy.md"
+    path.write_text(
+        "---\nverbatim: true  # check every reply\ndescription: Tidy it\n---\nTidy {{title}}.\n",
+        encoding="utf-8",
+    )
+    template = load_prompt(str(path))
+    assert template.verbatim is True
+    assert template.front_matter.description == "Tidy it"
+    assert render(template) == "Tidy Tides."
+    # Stored with the job as written, so resume parses the same declaration.
+    assert PromptTemplate(template.name, template.text).verbatim is True
+
+
+def test_templates_without_front_matter_are_not_verbatim_except_an_old_clean() -> None:
+    assert parse_template("mine", "Summarise {{title}}.", "mine").verbatim is False
+    # A job started before front matter existed stored `clean` without it.
+    assert PromptTemplate("clean", "Clean {{title}}.").verbatim is True
+
+
+@pytest.mark.parametrize(
+    ("front", "problem"),
+    [
+        ("verbatim: [yes\n", "front matter is not valid YAML"),
+        ("- verbatim\n", "front matter must be `key: value` lines"),
+        ("verbatium: true\n", "unknown front matter key 'verbatium'"),
+        ("verbatim: maybe\n", "'verbatim' must be true or false"),
+        ("description: 3\n", "'description' must be text"),
+    ],
+)
+def test_bad_front_matter_is_one_clear_error(tmp_path: Path, front: str, problem: str) -> None:
+    path = tmp_path / "bad.md"
+    path.write_text(f"---\n{front}---\nClean it.\n", encoding="utf-8")
+    with pytest.raises(PromptError, match=problem) as caught:
+        load_prompt(str(path))
+    assert str(path) in caught.value.message

@@ -1,10 +1,22 @@
-"""Prompt templates: find them, check their placeholders up front, render one chunk's request."""
+"""Prompt templates: find them, check their placeholders up front, render one chunk's request.
+
+A template may open with a YAML front-matter block that describes it and is never sent:
+
+    ---
+    verbatim: true        # a faithful cleaning: every reply gets the fidelity check
+    description: Clean the transcript, keeping every word that matters
+    ---
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from transcript_cli.errors import PromptError
 
@@ -16,6 +28,46 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Anything in double braces, so "{{chunk-number}}" is caught as a typo instead of being sent.
 _BRACED = re.compile(r"\{\{([^{}\n]*)\}\}")
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+# Templates made before front matter existed: the built-in `clean` was verbatim all along.
+_VERBATIM_BY_NAME = frozenset({"clean"})
+FRONT_MATTER_KEYS = frozenset({"verbatim", "description"})
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """What a template says about itself."""
+
+    verbatim: bool | None = None  # None: not declared
+    description: str | None = None
+
+
+def split_front_matter(text: str, origin: str) -> tuple[FrontMatter, str]:
+    """The template's front matter (if any) and the prompt text after it."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return FrontMatter(), text
+    try:
+        data: Any = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        raise PromptError(f"{origin}: front matter is not valid YAML{line}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PromptError(f"{origin}: front matter must be `key: value` lines")
+    unknown = sorted(str(k) for k in data if k not in FRONT_MATTER_KEYS)
+    if unknown:
+        known = ", ".join(sorted(FRONT_MATTER_KEYS))
+        raise PromptError(f"{origin}: unknown front matter key '{unknown[0]}' (known: {known})")
+    verbatim = data.get("verbatim")
+    if verbatim is not None and not isinstance(verbatim, bool):
+        raise PromptError(f"{origin}: front matter 'verbatim' must be true or false")
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        raise PromptError(f"{origin}: front matter 'description' must be text")
+    return FrontMatter(verbatim=verbatim, description=description), text[match.end() :]
 
 
 def _template_dirs() -> list[Path]:
@@ -38,7 +90,26 @@ class PromptTemplate:
     """A system-prompt template; its text is stored with the job so resume renders the same."""
 
     name: str
-    text: str
+    text: str  # as written, front matter included
+
+    @cached_property
+    def _parts(self) -> tuple[FrontMatter, str]:
+        return split_front_matter(self.text, self.name)
+
+    @property
+    def front_matter(self) -> FrontMatter:
+        return self._parts[0]
+
+    @property
+    def body(self) -> str:
+        """The text sent to the model."""
+        return self._parts[1]
+
+    @property
+    def verbatim(self) -> bool:
+        """A faithful cleaning rather than a summary: replies get the fidelity check."""
+        declared = self.front_matter.verbatim
+        return self.name in _VERBATIM_BY_NAME if declared is None else declared
 
     def render(
         self,
@@ -57,18 +128,19 @@ class PromptTemplate:
             "chunk_number": str(chunk_number),
             "chunk_count": str(chunk_count),
         }
-        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text).strip()
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.body).strip()
 
 
 def parse_template(name: str, text: str, origin: str) -> PromptTemplate:
-    """Validate a template's placeholders so a typo fails before any paid request."""
-    unknown = sorted({m.group(1).strip() for m in _BRACED.finditer(text)} - PLACEHOLDERS)
+    """Validate a template's front matter and placeholders so a typo fails before any request."""
+    _, body = split_front_matter(text, origin)
+    unknown = sorted({m.group(1).strip() for m in _BRACED.finditer(body)} - PLACEHOLDERS)
     if unknown:
         allowed = ", ".join("{{" + p + "}}" for p in sorted(PLACEHOLDERS))
         raise PromptError(
             f"{origin}: unknown placeholder {{{{{unknown[0]}}}}} (allowed: {allowed})"
         )
-    if not text.strip():
+    if not body.strip():
         raise PromptError(f"{origin}: prompt template is empty")
     return PromptTemplate(name=name, text=text)
 
