@@ -10,13 +10,21 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
-_ENDS_SENTENCE = re.compile(r"[.!?…][\"')\]]*$")
+from transcript_cli.sentences import CLOSERS, FINAL_MARKS, Boundary, ends_sentence
+
+_SENTENCE_END = re.compile(f"(?<=[{re.escape(FINAL_MARKS)}])[{re.escape(CLOSERS)}]*\\s+(?=\\S)")
 _WHITESPACE = re.compile(r"\s+")
-# A chunk is cut at the last sentence end if that keeps at least this share of it; otherwise at
-# the last cue boundary that does, so caption text without punctuation still chunks well; failing
-# both, it is filled up to the last word that fits.
+# A chunk is cut at the last sentence end if that keeps at least this share of it; otherwise, for
+# timed inputs, at the cue boundary after the longest pause that does (the last such boundary if
+# there are no timings), so caption text without punctuation still chunks well; failing both, it
+# is filled up to the last word that fits.
 _MIN_FILL = 0.5
+# Pauses are compared in steps of this many seconds, so a few milliseconds of timing noise do not
+# move a cut away from the end of a well-filled chunk.
+_PAUSE_STEP = 0.1
+# Text with fewer sentence ends than one per this many words counts as unpunctuated (raw
+# auto-captions): there, a cut without a sentence end says nothing about the sentence it falls in.
+_WORDS_PER_SENTENCE_END = 60
 
 
 class WordTooLongError(ValueError):
@@ -29,11 +37,17 @@ class WordTooLongError(ValueError):
 
 @dataclass(frozen=True)
 class Chunk:
-    """One piece of a transcript to send, with the read-only tail of the piece before it."""
+    """One piece of a transcript to send, with the read-only tail of the piece before it.
+
+    `opens` and `closes` say how its edges relate to sentences, so the model can be told not to
+    capitalise a continuation nor to complete a sentence the next chunk finishes.
+    """
 
     index: int
     text: str
     context: str
+    opens: Boundary = Boundary.TEXT_EDGE
+    closes: Boundary = Boundary.TEXT_EDGE
 
 
 @dataclass(frozen=True)
@@ -41,15 +55,17 @@ class _Unit:
     text: str
     new_line: bool  # starts a new segment, so it is joined with a line break
     sentence_end: bool
+    pause: float = 0.0  # seconds of silence before it; only a segment's first unit has any
 
 
-def _units(segments: Sequence[str], limit: int) -> Iterator[_Unit]:
+def _units(segments: Sequence[str], limit: int, pauses: Sequence[float] | None) -> Iterator[_Unit]:
     """Sentences of each segment; a sentence longer than `limit` is cut between words."""
-    for segment in segments:
+    for n, segment in enumerate(segments):
         first = True
         for sentence in _split_sentences(segment):
             for piece in _split_words(sentence, limit):
-                yield _Unit(piece, first, bool(_ENDS_SENTENCE.search(piece)))
+                pause = pauses[n] if first and pauses is not None else 0.0
+                yield _Unit(piece, first, ends_sentence(piece), pause)
                 first = False
 
 
@@ -103,12 +119,24 @@ def context_tail(text: str, size: int) -> str:
     return tail.strip()
 
 
-def split_chunks(segments: Sequence[str], chunk_chars: int, context_chars: int) -> list[Chunk]:
-    """Pack units greedily into chunks of at most `chunk_chars`, preferring sentence ends."""
-    units = list(_units(segments, chunk_chars))
-    chunks: list[Chunk] = []
+def split_chunks(
+    segments: Sequence[str],
+    chunk_chars: int,
+    context_chars: int,
+    *,
+    pauses: Sequence[float] | None = None,
+) -> list[Chunk]:
+    """Pack units greedily into chunks of at most `chunk_chars`, preferring sentence ends.
+
+    `pauses`, for timed inputs, holds the seconds of silence before each segment; without a
+    sentence end to cut at, a chunk ends where the speaker paused longest.
+    """
+    if pauses is not None and len(pauses) != len(segments):
+        raise ValueError("pauses must hold one entry per segment")
+    units = list(_units(segments, chunk_chars, pauses))
+    punctuated = _is_punctuated(units)
+    pieces: list[list[_Unit]] = []
     start = 0
-    previous = ""
     while start < len(units):
         end = start
         size = 0
@@ -120,7 +148,7 @@ def split_chunks(segments: Sequence[str], chunk_chars: int, context_chars: int) 
             end += 1
         taken = list(units[start:end])
         if end < len(units):
-            cut = _best_cut(units, start, end, chunk_chars)
+            cut = _best_cut(units, start, end, chunk_chars, timed=pauses is not None)
             if cut is None:
                 # No good boundary: fill the chunk with the words of the next unit that fit, and
                 # leave the rest of that unit to start the next chunk.
@@ -128,26 +156,59 @@ def split_chunks(segments: Sequence[str], chunk_chars: int, context_chars: int) 
                 taken += [head] if head.text else []
             else:
                 taken, end = taken[: cut - start], cut
-        text = _join(taken)
-        chunks.append(Chunk(len(chunks), text, context_tail(previous, context_chars)))
-        previous = text
+        pieces.append(taken)
         start = end
+    return _chunks(pieces, context_chars, punctuated)
+
+
+def _chunks(pieces: Sequence[Sequence[_Unit]], context_chars: int, punctuated: bool) -> list[Chunk]:
+    """Chunks from their units, each edge labelled with how it relates to a sentence."""
+    chunks: list[Chunk] = []
+    previous = ""
+    opens = Boundary.TEXT_EDGE
+    for n, taken in enumerate(pieces):
+        closes = Boundary.TEXT_EDGE
+        if n < len(pieces) - 1:
+            if taken[-1].sentence_end:
+                closes = Boundary.SENTENCE_END
+            else:
+                closes = Boundary.MID_SENTENCE if punctuated else Boundary.UNPUNCTUATED
+        text = _join(taken)
+        chunks.append(Chunk(n, text, context_tail(previous, context_chars), opens, closes))
+        previous = text
+        opens = closes
     return chunks
 
 
-def _best_cut(units: Sequence[_Unit], start: int, end: int, chunk_chars: int) -> int | None:
+def _is_punctuated(units: Sequence[_Unit]) -> bool:
+    """True unless sentence ends are rarer than any real punctuated text has them."""
+    words = sum(len(u.text.split()) for u in units)
+    ends = sum(1 for u in units if u.sentence_end)
+    return ends * _WORDS_PER_SENTENCE_END >= words
+
+
+def _best_cut(
+    units: Sequence[_Unit], start: int, end: int, chunk_chars: int, *, timed: bool
+) -> int | None:
     """Where to end a chunk holding units [start, end) that keeps it at least half full.
 
-    The last sentence end if there is one, else the last cue boundary, else None.
+    The last sentence end if there is one; else the cue boundary after the longest pause (the
+    last of equals), or for untimed text the last cue boundary; else None.
     """
     size = 0
     sentence = cue = None
+    longest = -1
     for n in range(start, end + 1):
         if size >= chunk_chars * _MIN_FILL:
             if units[n - 1].sentence_end:
                 sentence = n
-            if n == len(units) or units[n].new_line:
+            if n == len(units):
                 cue = n
+            elif units[n].new_line:
+                # Compared in whole steps; an untimed input has every pause 0, so the last wins.
+                pause = round(units[n].pause / _PAUSE_STEP) if timed else 0
+                if pause >= longest:
+                    cue, longest = n, pause
         if n < end:
             size += len(units[n].text) + (1 if n > start else 0)
     return sentence if sentence is not None else cue
@@ -163,6 +224,6 @@ def _split_unit(unit: _Unit, room: int) -> tuple[_Unit, _Unit]:
     if cut is None:
         return _Unit("", unit.new_line, False), unit
     return (
-        _Unit(unit.text[: cut.start()], unit.new_line, False),
+        _Unit(unit.text[: cut.start()], unit.new_line, False, unit.pause),
         _Unit(unit.text[cut.end() :], False, unit.sentence_end),
     )

@@ -47,6 +47,7 @@ from transcript_cli.pricing import cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate, render_user_message
 from transcript_cli.providers.base import ChunkRequest, Provider
 from transcript_cli.retry import RetryPolicy
+from transcript_cli.seams import join_replies
 from transcript_cli.sources import load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.worker import ChunkOutcome, ChunkWorker, PauseInterrupt, WorkItem
@@ -144,8 +145,8 @@ class Processor:
         def pieces() -> Iterator[bytes]:
             if title:
                 yield f"# {title}\n\n".encode()
-            for n, text in enumerate(self.results.iter_texts(index, item.chunk_count)):
-                yield (("\n\n" if n else "") + text.strip()).encode()
+            for piece in join_replies(self.results.iter_texts(index, item.chunk_count)):
+                yield piece.encode()
             yield b"\n"
 
         atomic_write(target, pieces(), mode=0o644)
@@ -234,10 +235,12 @@ class Processor:
                 )
                 request = ChunkRequest(
                     system=system,
-                    user=render_user_message(chunk.text, chunk.context),
+                    user=render_user_message(chunk.text, chunk.context, chunk.opens, chunk.closes),
                     source=chunk.text,
                     context=chunk.context,
                     max_tokens=settings.max_tokens,
+                    opens=chunk.opens,
+                    closes=chunk.closes,
                 )
                 yield WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from transcript_cli.errors import PromptError
+from transcript_cli.sentences import Boundary
 
 PLACEHOLDERS = frozenset({"language", "title", "chunk_number", "chunk_count", "file_name"})
 DEFAULT_PROMPT = "clean"
@@ -165,10 +166,42 @@ def load_prompt(spec: str) -> PromptTemplate:
     raise PromptError(f"unknown prompt '{spec}' (built-in: {known}; or give a path to a .md file)")
 
 
-def render_user_message(source: str, context: str) -> str:
-    """The user turn: read-only context, then the part to process, in tags the prompt names."""
+# What the model is told about a part's edges; nothing is said of an edge at a sentence end.
+OPENS_NOTE = {
+    Boundary.MID_SENTENCE: (
+        "The part begins in the middle of a sentence that starts in the context: continue that "
+        'sentence, so do not capitalise the part\'s first word (unless it is a name or "I").'
+    ),
+    Boundary.UNPUNCTUATED: (
+        "The transcript has no punctuation, so the part may begin in the middle of a sentence: "
+        "if its first words continue the last sentence of the context, do not capitalise them."
+    ),
+}
+CLOSES_NOTE = {
+    Boundary.MID_SENTENCE: (
+        "The part ends in the middle of a sentence that the next part finishes: end your reply "
+        "with the part's last word, with no closing punctuation, and do not complete the sentence."
+    ),
+    Boundary.UNPUNCTUATED: (
+        "The part may end in the middle of a sentence that the next part finishes: if its last "
+        "words do not complete a sentence, end your reply with them, with no closing "
+        "punctuation, and do not complete it."
+    ),
+}
+
+
+def render_user_message(
+    source: str,
+    context: str,
+    opens: Boundary = Boundary.TEXT_EDGE,
+    closes: Boundary = Boundary.TEXT_EDGE,
+) -> str:
+    """The user turn: read-only context, the part to process, then what is known of its edges."""
     parts = []
     if context:
         parts.append(f"<context>\n{context}\n</context>")
     parts.append(f"<transcript>\n{source}\n</transcript>")
+    notes = [n for n in (OPENS_NOTE.get(opens), CLOSES_NOTE.get(closes)) if n]
+    if notes:
+        parts.append("<note>\n" + "\n".join(notes) + "\n</note>")
     return "\n\n".join(parts)

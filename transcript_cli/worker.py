@@ -25,6 +25,7 @@ from transcript_cli.pacing import Pacer
 from transcript_cli.prompts import render_user_message
 from transcript_cli.providers.base import ChunkRequest, Completion, Provider
 from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
+from transcript_cli.seams import join_all
 
 # Answers that mean "too fast": every worker backs off, not just the one that got it.
 THROTTLE_STATUSES = frozenset({429, 529})
@@ -90,13 +91,18 @@ def split_request(request: ChunkRequest) -> list[ChunkRequest] | None:
     made = []
     for n, piece in enumerate(pieces):
         context = request.context if n == 0 else piece.context
+        # The outer edges are the chunk's own; the inner ones the splitter just made.
+        opens = request.opens if n == 0 else piece.opens
+        closes = request.closes if n == len(pieces) - 1 else piece.closes
         made.append(
             ChunkRequest(
                 system=request.system,
-                user=render_user_message(piece.text, context),
+                user=render_user_message(piece.text, context, opens, closes),
                 source=piece.text,
                 context=context,
                 max_tokens=request.max_tokens,
+                opens=opens,
+                closes=closes,
             )
         )
     return made
@@ -224,7 +230,7 @@ class ChunkWorker:
         return completion
 
     def _combine(self, item: WorkItem, completions: list[Completion]) -> Reply:
-        text = "\n\n".join(c.text.strip() for c in completions)
+        text = join_all(c.text for c in completions)
         suspicion = inspect_reply(self.prompt_name, item.request.source, text)
         if suspicion is not None and self.strict:
             raise SuspiciousReply(suspicion.message + " (--strict)")

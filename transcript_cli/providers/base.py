@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from transcript_cli.sentences import Boundary
+
 # Here rather than in the anthropic module so that choosing defaults never loads the SDK (about
 # a second of start-up that `status`, `clear` and offline runs should not pay).
 DEFAULT_MODEL = "claude-sonnet-5-5"
@@ -21,6 +23,9 @@ class ChunkRequest:
     source: str  # the chunk's own transcript text, unrendered
     context: str  # tail of the previous chunk's source, read-only
     max_tokens: int
+    # How the part's edges fall in sentences, for cleaners that read `source` rather than `user`.
+    opens: Boundary = Boundary.TEXT_EDGE
+    closes: Boundary = Boundary.TEXT_EDGE
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _clean_flow(text: str) -> str:
+def _clean_flow(text: str, *, continues: bool = False) -> str:
     text = _SOUND_TAG.sub(" ", text)
     text = _FILLER.sub(" ", text)
     text = _STUTTER.sub("", text)
@@ -63,11 +63,16 @@ def _clean_flow(text: str) -> str:
     text = _DOUBLE_PUNCT.sub(r"\2", text)
     text = _LEADING_PUNCT.sub("", text).strip()
     text = _LONE_I.sub("I", text)
-    return _sentence_case(text)
+    return _sentence_case(text, capitalise_start=not continues)
 
 
-def _sentence_case(text: str) -> str:
-    return _SENTENCE_START.sub(lambda m: m.group(1) + m.group(2).upper(), text)
+def _sentence_case(text: str, *, capitalise_start: bool) -> str:
+    def upper(match: re.Match[str]) -> str:
+        if match.start() == 0 and not capitalise_start:
+            return match.group(0)
+        return match.group(1) + match.group(2).upper()
+
+    return _SENTENCE_START.sub(upper, text)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -92,8 +97,11 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in paragraphs if p]
 
 
-def clean_text(source: str) -> str:
-    """Clean one chunk of transcript; speaker turns start new paragraphs."""
+def clean_text(source: str, *, continues: bool = False) -> str:
+    """Clean one chunk of transcript; speaker turns start new paragraphs.
+
+    `continues`: the chunk begins mid-sentence, so its first word is not capitalised.
+    """
     turns: list[tuple[str, list[str]]] = [("", [])]
     for line in source.splitlines():
         match = _TURN.match(line)
@@ -102,8 +110,8 @@ def clean_text(source: str) -> str:
         else:
             turns[-1][1].append(line)
     blocks = []
-    for speaker, lines in turns:
-        body = _clean_flow(" ".join(lines))
+    for n, (speaker, lines) in enumerate(turns):
+        body = _clean_flow(" ".join(lines), continues=continues and n == 0)
         if not body:
             continue
         paragraphs = _paragraphs(body)
@@ -125,7 +133,7 @@ class OfflineProvider:
         """Nothing to release."""
 
     def complete(self, request: ChunkRequest) -> Completion:
-        text = clean_text(request.source)
+        text = clean_text(request.source, continues=request.opens.maybe_mid_sentence)
         return Completion(
             text=text or request.source.strip(),
             input_tokens=_tokens(request.system) + _tokens(request.user),
