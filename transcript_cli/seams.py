@@ -18,7 +18,7 @@ PARAGRAPH_BREAK = "\n\n"
 # A reply that opens a speaker's turn: "Name:" (up to four capitalised words or a SPEAKER_1-style
 # tag, optionally in bold), or the ">> " and "- " that captions use for a change of speaker.
 _TURN = re.compile(
-    r"^(?:>>|[-–—] )|^\**[A-Z][\w.'-]*(?: [A-Z0-9][\w.'-]*){0,3}\**:\**\s",
+    r"^(?:>>|- )|^\**[A-Z][\w.'-]*(?: [A-Z0-9][\w.'-]*){0,3}\**:\**\s",
 )
 
 
