@@ -19,7 +19,7 @@ from transcript_cli.sentences import Boundary, ends_sentence, is_no_space_char
         ("the plan is:", "ship it.", " "),
         ("we went on,", "and on.", " "),
         ("three hundred —", "no, four hundred.", " "),
-        # Chinese and Japanese: no space inside a sentence, a break after 。！？
+        # Chinese and Japanese: no space inside a sentence, a break after a full stop
         ("我们今天讨论海洋", "如何储存热量。", ""),
         ("海洋が熱を", "蓄える仕組み", ""),
         ("我们今天讨论海洋。", "下一个问题", "\n\n"),
