@@ -82,6 +82,8 @@ class Cli:
                 "PYTHONUNBUFFERED": "1",
                 "COLUMNS": "200",
                 "NO_COLOR": "1",
+                # The user's own transcript-cli.toml must not leak into tests.
+                "XDG_CONFIG_HOME": str(workdir / "xdg-config"),
             }
         )
         if base_url:

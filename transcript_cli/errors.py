@@ -4,6 +4,7 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 ├── UsageError (2)                 bad flags, unknown job, nothing to resume
 │   ├── InputError (2)             an input file is missing, empty, undecodable or malformed
 │   ├── PromptError (2)            unknown template, unknown placeholder
+│   ├── ConfigError (2)            a transcript-cli.toml is malformed or sets an unknown key
 │   └── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
 ├── StateError (1)                 state on disk cannot be used
 │   ├── CheckpointError (1)        checkpoint or job manifest damaged, wrong schema, newer
@@ -61,6 +62,15 @@ class InputError(UsageError):
 
 class PromptError(UsageError):
     """A prompt template is missing or cannot be rendered."""
+
+
+class ConfigError(UsageError):
+    """A config file (or a TRANSCRIPT_CLI_* variable) cannot be used; the message names it."""
+
+    def __init__(self, origin: Path | str, problem: str) -> None:
+        super().__init__(f"{origin}: {problem}")
+        self.origin = str(origin)
+        self.problem = problem
 
 
 class MissingApiKeyError(UsageError):

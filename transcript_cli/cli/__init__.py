@@ -6,7 +6,12 @@ import sys
 
 from rich.markup import escape
 
-from transcript_cli.cli import jobs_cmd, repair_cmd, run_cmd  # noqa: F401 - registers the commands
+from transcript_cli.cli import (  # noqa: F401 - registers the commands
+    config_cmd,
+    jobs_cmd,
+    repair_cmd,
+    run_cmd,
+)
 from transcript_cli.cli.app import app
 from transcript_cli.cli.console import err
 from transcript_cli.errors import EXIT_PAUSED, TranscriptCliError
@@ -18,7 +23,8 @@ def main() -> None:
     Typer's standalone mode already maps usage errors to exit 2 and Ctrl-C outside a job to 130.
     """
     try:
-        app()
+        # A fixed name: completion's variable and usage lines must not depend on how we started.
+        app(prog_name="transcript-cli")
     except TranscriptCliError as exc:
         err.print(f"[red]error:[/red] {escape(exc.message)}")
         sys.exit(exc.exit_code)

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
+from transcript_cli.cli.completion import complete_job_ids
 from transcript_cli.cli.console import (
     err,
     name_state_dir,
@@ -17,6 +18,7 @@ from transcript_cli.cli.console import (
     resume_command,
     stdin_is_terminal,
 )
+from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
 from transcript_cli.errors import JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.runner import clear as clear_job
@@ -99,9 +101,12 @@ def _show_one(view: JobView) -> None:
                 )
 
 
-@app.command()
+@app.command(epilog=STATUS_EXAMPLES)
 def status(
-    job: Annotated[str | None, typer.Argument(help="Job id (default: every job).")] = None,
+    job: Annotated[
+        str | None,
+        typer.Argument(help="Job id.", show_default="every job", autocompletion=complete_job_ids),
+    ] = None,
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -134,9 +139,12 @@ def status(
     out.print(table)
 
 
-@app.command()
+@app.command(epilog=CLEAR_EXAMPLES)
 def clear(
-    job: Annotated[str | None, typer.Argument(help="Job id to remove.")] = None,
+    job: Annotated[
+        str | None,
+        typer.Argument(help="Job id to remove.", autocompletion=complete_job_ids),
+    ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Remove every job.")] = False,
     completed: Annotated[
         bool, typer.Option("--completed", help="Remove every completed job.")

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
+from transcript_cli.cli.completion import complete_job_ids
 from transcript_cli.cli.console import err, out, print_json, resume_command
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.repair import RepairReport
@@ -24,7 +25,9 @@ def _plural(count: int, noun: str) -> str:
 
 @app.command()
 def repair(
-    job: Annotated[str, typer.Argument(help="Job id.", show_default=False)],
+    job: Annotated[
+        str, typer.Argument(help="Job id.", show_default=False, autocompletion=complete_job_ids)
+    ],
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -10,7 +10,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from transcript_cli.cli import run_options as ro
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
+from transcript_cli.cli.completion import complete_unfinished_job_ids
 from transcript_cli.cli.console import (
     err,
     name_state_dir,
@@ -19,6 +21,7 @@ from transcript_cli.cli.console import (
     resume_command,
     stdin_is_terminal,
 )
+from transcript_cli.cli.examples import RESUME_EXAMPLES, RUN_EXAMPLES
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
 from transcript_cli.errors import (
@@ -37,41 +40,6 @@ from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
 from transcript_cli.state import JobState, Options, Settings
 from transcript_cli.status_view import job_view
-
-DEFAULT_CHUNK_CHARS = 6000
-DEFAULT_CONTEXT_CHARS = 300
-DEFAULT_MAX_TOKENS = 8192
-DEFAULT_CONCURRENCY = 4
-
-ConcurrencyOption = Annotated[
-    int | None,
-    typer.Option("--concurrency", "-j", min=1, max=64, help="Chunks in flight at once."),
-]
-MaxRetriesOption = Annotated[
-    int | None,
-    typer.Option("--max-retries", min=0, max=100, help="Retries per chunk for transient errors."),
-]
-RpmOption = Annotated[
-    int | None,
-    typer.Option("--rpm", min=1, help="Cap on requests per minute (for a shared key)."),
-]
-TpmOption = Annotated[
-    int | None,
-    typer.Option("--tpm", min=1, help="Cap on tokens per minute, input + output."),
-]
-StrictOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--strict/--no-strict",
-        help="Fail a chunk whose reply looks wrong (far shorter or longer than its source, or "
-        "echoing the prompt) instead of keeping it with a warning.",
-        show_default=False,
-    ),
-]
-TimeoutOption = Annotated[
-    float | None,
-    typer.Option("--timeout", min=1.0, help="Seconds one API request may take."),
-]
 
 
 def _finish(outcome: JobOutcome, *, as_json: bool, quiet: bool, state_dir: Path | None) -> None:
@@ -140,60 +108,27 @@ def _ask_existing(state: JobState) -> Existing:
     return Existing.RESUME if answer else Existing.RESTART
 
 
-@app.command()
+@app.command(epilog=RUN_EXAMPLES)
 def run(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Transcript files (.txt .srt .vtt Whisper .json) or folders of them.",
-            show_default=False,
-        ),
-    ],
-    provider: Annotated[
-        str, typer.Option("--provider", "-p", help=f"One of: {', '.join(PROVIDERS)}.")
-    ] = "anthropic",
-    model: Annotated[
-        str | None,
-        typer.Option("--model", "-m", help="Model id.  [default: claude-sonnet-5-5]"),
-    ] = None,
-    prompt: Annotated[
-        str, typer.Option("--prompt", help="Built-in template NAME or PATH to a .md file.")
-    ] = DEFAULT_PROMPT,
-    language: Annotated[
-        str | None, typer.Option("--language", "-l", help="Output language (default: as spoken).")
-    ] = None,
-    title: Annotated[
-        str | None,
-        typer.Option("--title", help="Title given to the model and put atop each output."),
-    ] = None,
-    chunk_chars: Annotated[
-        int, typer.Option("--chunk-chars", min=200, help="Max characters per chunk.")
-    ] = DEFAULT_CHUNK_CHARS,
-    context_chars: Annotated[
-        int,
-        typer.Option("--context-chars", min=0, help="Previous-chunk characters sent as context."),
-    ] = DEFAULT_CONTEXT_CHARS,
-    max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=1, max=128000, help="Max output tokens per chunk.")
-    ] = DEFAULT_MAX_TOKENS,
-    out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for the cleaned <stem>.md files.")
-    ] = Path("cleaned"),
-    name: Annotated[
-        str | None, typer.Option("--name", help="Job id to use instead of a derived one.")
-    ] = None,
-    concurrency: ConcurrencyOption = None,
-    max_retries: MaxRetriesOption = None,
-    timeout: TimeoutOption = None,
-    rpm: RpmOption = None,
-    tpm: TpmOption = None,
-    strict: StrictOption = None,
-    resume_flag: Annotated[
-        bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
-    ] = False,
-    restart: Annotated[
-        bool, typer.Option("--restart", help="If this job exists, discard it and start over.")
-    ] = False,
+    inputs: ro.Inputs,
+    provider: ro.Provider = "anthropic",
+    model: ro.Model = None,
+    prompt: ro.Prompt = DEFAULT_PROMPT,
+    language: ro.Language = None,
+    title: ro.Title = None,
+    chunk_chars: ro.ChunkChars = ro.DEFAULT_CHUNK_CHARS,
+    context_chars: ro.ContextChars = ro.DEFAULT_CONTEXT_CHARS,
+    max_tokens: ro.MaxTokens = ro.DEFAULT_MAX_TOKENS,
+    out_dir: ro.Out = ro.DEFAULT_OUT,
+    name: ro.Name = None,
+    concurrency: ro.Concurrency = ro.DEFAULT_CONCURRENCY,
+    max_retries: ro.MaxRetries = DEFAULT_MAX_RETRIES,
+    timeout: ro.Timeout = DEFAULT_TIMEOUT,
+    rpm: ro.Rpm = None,
+    tpm: ro.Tpm = None,
+    strict: ro.Strict = False,
+    resume_flag: ro.ResumeFlag = False,
+    restart: ro.Restart = False,
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -218,12 +153,12 @@ def run(
         max_tokens=max_tokens,
     )
     options = Options(
-        concurrency=concurrency or DEFAULT_CONCURRENCY,
-        max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
-        timeout=timeout or DEFAULT_TIMEOUT,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        timeout=timeout,
         rpm=rpm,
         tpm=tpm,
-        strict=bool(strict),
+        strict=strict,
     )
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
@@ -286,17 +221,22 @@ def _exit_after(
     raise typer.Exit(exc.exit_code)
 
 
-@app.command()
+@app.command(epilog=RESUME_EXAMPLES)
 def resume(
     job: Annotated[
-        str | None, typer.Argument(help="Job id (default: the only unfinished job).")
+        str | None,
+        typer.Argument(
+            help="Job id.",
+            show_default="the only unfinished job",
+            autocompletion=complete_unfinished_job_ids,
+        ),
     ] = None,
-    concurrency: ConcurrencyOption = None,
-    max_retries: MaxRetriesOption = None,
-    timeout: TimeoutOption = None,
-    rpm: RpmOption = None,
-    tpm: TpmOption = None,
-    strict: StrictOption = None,
+    concurrency: ro.ConcurrencyOverride = None,
+    max_retries: ro.MaxRetriesOverride = None,
+    timeout: ro.TimeoutOverride = None,
+    rpm: ro.RpmOverride = None,
+    tpm: ro.TpmOverride = None,
+    strict: ro.StrictOverride = None,
     retry_failed: Annotated[
         bool,
         typer.Option(

@@ -1,0 +1,78 @@
+"""--help, --version and shell completion, through the real CLI."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import Cli, write_transcript
+from tests.fake_anthropic import FakeAnthropic, Fault
+
+
+def complete(cli: Cli, line: str) -> list[str]:
+    """What bash completion offers for `line` (the cursor at its end)."""
+    words = line.split(" ")
+    env = {
+        "_TRANSCRIPT_CLI_COMPLETE": "complete_bash",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(words) - 1),
+    }
+    result = cli(env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_completion_offers_job_ids(cli: Cli, fake_api: FakeAnthropic) -> None:
+    for name in ("alpha", "beta"):
+        src = write_transcript(cli.workdir / f"{name}.txt", 10)
+        assert cli("run", str(src), "--name", name, "--chunk-chars", "500").returncode == 0
+    src = write_transcript(cli.workdir / "gamma.txt", 10)
+    fake_api.fail_when("Sentence number 0 says", Fault(status=401))
+    assert cli("run", str(src), "--name", "gamma", "--chunk-chars", "500").returncode == 1
+    assert complete(cli, "transcript-cli status ") == ["alpha", "beta", "gamma"]
+    assert complete(cli, "transcript-cli clear b") == ["beta"]
+    assert complete(cli, "transcript-cli repair g") == ["gamma"]
+    assert complete(cli, "transcript-cli resume ") == ["gamma"]  # the only unfinished one
+    assert complete(cli, "transcript-cli st") == ["status"]
+    other = cli.workdir / "other"
+    assert complete(cli, f"transcript-cli status --state-dir {other} ") == []
+
+
+def test_completion_script_is_typers(cli: Cli) -> None:
+    result = cli("--show-completion", "bash", env={"SHELL": "/bin/bash"})
+    assert result.returncode == 0
+    assert "_TRANSCRIPT_CLI_COMPLETE=complete_bash" in result.stdout
+
+
+def test_help_shows_every_default_and_examples(cli: Cli) -> None:
+    result = cli("run", "--help")
+    assert result.returncode == 0
+    text = re.sub(r"\s+", " ", result.stdout)
+    for option, default in {
+        "--provider": "anthropic",
+        "--model": "claude-sonnet-5-5",
+        "--prompt": "clean",
+        "--language": "as spoken",
+        "--chunk-chars": "6000",
+        "--context-chars": "300",
+        "--max-tokens": "8192",
+        "--out": "cleaned",
+        "--concurrency": "4",
+        "--max-retries": "6",
+        "--timeout": "300.0",
+        "--rpm": "no cap",
+        "--strict": "no-strict",
+        "--state-dir": "./.transcript-cli",
+    }.items():
+        described = text[text.index(option) :]
+        shown = re.search(r"default: \(?([^;\])]*)", described)
+        assert shown and shown.group(1).startswith(default), option
+    assert "Examples:" in result.stdout
+    assert "\n    transcript-cli run podcast.vtt\n" in result.stdout  # not re-wrapped
+    for command in ("resume", "status", "clear", "config"):
+        assert "Examples:" in cli(command, "--help").stdout, command
+
+
+def test_help_shows_defaults_from_config(cli: Cli) -> None:
+    (cli.workdir / "transcript-cli.toml").write_text("chunk-chars = 4321\n", encoding="utf-8")
+    text = re.sub(r"\s+", " ", cli("run", "--help").stdout)
+    assert "[default: 4321;" in text

@@ -1,0 +1,127 @@
+"""The options of `run` and `resume`, declared once so their help and defaults agree.
+
+`run`'s options carry their built-in defaults (shown in --help); a config file or a
+TRANSCRIPT_CLI_* variable replaces them (see cli/defaults.py). `resume`'s overrides default to
+None, meaning "keep the job's own".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from transcript_cli.providers import DEFAULT_MODEL, PROVIDERS
+from transcript_cli.providers.offline import OFFLINE_MODEL
+
+DEFAULT_CHUNK_CHARS = 6000
+DEFAULT_CONTEXT_CHARS = 300
+DEFAULT_MAX_TOKENS = 8192
+DEFAULT_CONCURRENCY = 4
+DEFAULT_OUT = Path("cleaned")
+
+_CONCURRENCY_HELP = "Chunks in flight at once."
+_RETRIES_HELP = "Retries per chunk for transient errors."
+_TIMEOUT_HELP = "Seconds one API request may take."
+_RPM_HELP = "Cap on requests per minute (for a shared key)."
+_TPM_HELP = "Cap on tokens per minute, input + output."
+_STRICT_HELP = (
+    "Fail a chunk whose reply looks wrong (far shorter or longer than its source, or "
+    "echoing the prompt) instead of keeping it with a warning."
+)
+
+# --- run: built-in defaults shown in --help ------------------------------------------------
+
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Transcript files (.txt .srt .vtt Whisper .json), folders of them, or - for stdin.",
+        show_default=False,
+    ),
+]
+Provider = Annotated[str, typer.Option("--provider", "-p", help=f"One of: {', '.join(PROVIDERS)}.")]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model id.",
+        show_default=f"{DEFAULT_MODEL}, or {OFFLINE_MODEL} with --provider offline",
+    ),
+]
+Prompt = Annotated[
+    str,
+    typer.Option("--prompt", help="Built-in template NAME or PATH to a .md file."),
+]
+Language = Annotated[
+    str | None,
+    typer.Option("--language", "-l", help="Output language.", show_default="as spoken"),
+]
+Title = Annotated[
+    str | None,
+    typer.Option(
+        "--title", help="Title given to the model and put atop each output.", show_default="none"
+    ),
+]
+ChunkChars = Annotated[
+    int, typer.Option("--chunk-chars", min=200, help="Max characters per chunk.")
+]
+ContextChars = Annotated[
+    int,
+    typer.Option("--context-chars", min=0, help="Previous-chunk characters sent as context."),
+]
+MaxTokens = Annotated[
+    int, typer.Option("--max-tokens", min=1, max=128000, help="Max output tokens per chunk.")
+]
+Out = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for the cleaned <stem>.md files, or - for stdout (one input only).",
+    ),
+]
+Name = Annotated[
+    str | None,
+    typer.Option("--name", help="Job id to use instead of a derived one.", show_default="derived"),
+]
+Concurrency = Annotated[
+    int, typer.Option("--concurrency", "-j", min=1, max=64, help=_CONCURRENCY_HELP)
+]
+MaxRetries = Annotated[int, typer.Option("--max-retries", min=0, max=100, help=_RETRIES_HELP)]
+Timeout = Annotated[float, typer.Option("--timeout", min=1.0, help=_TIMEOUT_HELP)]
+Rpm = Annotated[int | None, typer.Option("--rpm", min=1, help=_RPM_HELP, show_default="no cap")]
+Tpm = Annotated[int | None, typer.Option("--tpm", min=1, help=_TPM_HELP, show_default="no cap")]
+Strict = Annotated[bool, typer.Option("--strict/--no-strict", help=_STRICT_HELP)]
+ResumeFlag = Annotated[
+    bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
+]
+Restart = Annotated[
+    bool, typer.Option("--restart", help="If this job exists, discard it and start over.")
+]
+
+# --- resume: None keeps the job's own value ------------------------------------------------
+
+_KEEP = "the job's own"
+ConcurrencyOverride = Annotated[
+    int | None,
+    typer.Option("--concurrency", "-j", min=1, max=64, help=_CONCURRENCY_HELP, show_default=_KEEP),
+]
+MaxRetriesOverride = Annotated[
+    int | None,
+    typer.Option("--max-retries", min=0, max=100, help=_RETRIES_HELP, show_default=_KEEP),
+]
+TimeoutOverride = Annotated[
+    float | None, typer.Option("--timeout", min=1.0, help=_TIMEOUT_HELP, show_default=_KEEP)
+]
+RpmOverride = Annotated[
+    int | None, typer.Option("--rpm", min=1, help=_RPM_HELP, show_default=_KEEP)
+]
+TpmOverride = Annotated[
+    int | None, typer.Option("--tpm", min=1, help=_TPM_HELP, show_default=_KEEP)
+]
+StrictOverride = Annotated[
+    bool | None,
+    typer.Option("--strict/--no-strict", help=_STRICT_HELP, show_default=_KEEP),
+]
