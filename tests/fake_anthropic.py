@@ -3,7 +3,8 @@
 The real `anthropic` SDK talks to it through `base_url` / `ANTHROPIC_BASE_URL`, so tests cover the
 SDK, our error conversion and our retries exactly as production runs them.
 
-- Replies are derived from the request: the `<transcript>` part, prefixed with `[clean] `.
+- Replies are derived from the request: the `<transcript>` part, prefixed with `[clean] `; or
+  set `replier` to a stand-in model that reads the transcript and the whole user message.
 - `latency` delays every reply, `jitter` adds up to that much more per transcript (fixed by
   `seed`, so replies to concurrent requests come back out of order, the same way every run);
   `Fault`s script errors, dropped connections, slow or odd replies, either in arrival order
@@ -114,6 +115,14 @@ def reply_text(transcript: str) -> str:
     return f"[clean] {transcript}"
 
 
+def _user_message(body: dict[str, Any]) -> str:
+    user = ""
+    for message in body.get("messages", []):
+        content = message.get("content")
+        user += content if isinstance(content, str) else json.dumps(content)
+    return user
+
+
 class FakeAnthropic:
     """Start with `with FakeAnthropic() as api:`; point the SDK at `api.url`."""
 
@@ -129,6 +138,8 @@ class FakeAnthropic:
         self.jitter = jitter
         self.seed = seed
         self.rate_limit = rate_limit
+        # A stand-in model: (transcript, user message) -> reply text, instead of `reply_text`.
+        self.replier: Callable[[str, str], str] | None = None
         self.throttled = 0  # requests answered 429 by the rate limit
         self.requests: list[Recorded] = []
         self.max_in_flight = 0
@@ -230,10 +241,7 @@ class FakeAnthropic:
             body = json.loads(raw)
         except ValueError:
             body = {}
-        user = ""
-        for message in body.get("messages", []):
-            content = message.get("content")
-            user += content if isinstance(content, str) else json.dumps(content)
+        user = _user_message(body)
         found = _TRANSCRIPT.search(user)
         transcript = found.group(1) if found else user
         started = time.monotonic()
@@ -291,7 +299,12 @@ class FakeAnthropic:
         if fault.body is not None:
             self._send(handler, 200, fault.body, fault.headers)
             return 200
-        text = reply_text(transcript) if fault.text is None else fault.text
+        if fault.text is not None:
+            text = fault.text
+        elif self.replier is not None:
+            text = self.replier(transcript, _user_message(body))
+        else:
+            text = reply_text(transcript)
         system = body.get("system", "")
         prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
         message = {
