@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from transcript_cli.errors import PermanentProviderError, TransientProviderError
@@ -14,6 +16,7 @@ from transcript_cli.failures import (
 )
 from transcript_cli.prompts import render_user_message
 from transcript_cli.providers.base import ChunkRequest
+from transcript_cli.sentences import Boundary
 from transcript_cli.worker import split_request
 
 
@@ -111,3 +114,26 @@ def test_split_request_halves_at_sentence_ends_and_keeps_context() -> None:
 
 def test_small_requests_are_not_split() -> None:
     assert split_request(_request("Too short to split.")) is None
+
+
+def test_split_pieces_keep_the_chunks_outer_edges_and_label_the_inner_ones() -> None:
+    source = " ".join(f"clause {n} runs on without an end" for n in range(30))
+    request = ChunkRequest(
+        system="s",
+        user="u",
+        source=source,
+        context="the end of before",
+        max_tokens=100,
+        opens=Boundary.UNPUNCTUATED,
+        closes=Boundary.SENTENCE_END,
+    )
+    pieces = split_request(request)
+    assert pieces is not None and len(pieces) >= 2
+    assert pieces[0].opens is Boundary.UNPUNCTUATED
+    assert pieces[-1].closes is Boundary.SENTENCE_END
+    for before, after in itertools.pairwise(pieces):
+        assert before.closes is after.opens is Boundary.UNPUNCTUATED
+    for piece in pieces:
+        assert piece.user == render_user_message(
+            piece.source, piece.context, piece.opens, piece.closes
+        )

@@ -9,6 +9,7 @@ from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
 from transcript_cli.providers.base import ChunkRequest
 from transcript_cli.providers.offline import OFFLINE_MODEL, OfflineProvider, clean_text
+from transcript_cli.sentences import Boundary
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,21 @@ def test_provider_completes_from_the_raw_source() -> None:
 def test_provider_returns_source_when_rules_leave_nothing() -> None:
     request = ChunkRequest(system="s", user="u", source="  um  ", context="", max_tokens=10)
     assert OfflineProvider().complete(request).text == "um"
+
+
+def test_a_continuation_is_not_capitalised() -> None:
+    assert clean_text("sits in the um top layer. and so on", continues=True) == (
+        "sits in the top layer. And so on"
+    )
+    assert clean_text("sits in the top layer") == "Sits in the top layer"
+    # A new speaker's turn at the start is not a continuation of anything.
+    assert clean_text("Host: well then", continues=True) == "Host: Well then"
+
+
+@pytest.mark.parametrize("opens", list(Boundary))
+def test_provider_capitalises_the_first_word_only_at_a_sentence_start(opens: Boundary) -> None:
+    request = ChunkRequest(
+        system="s", user="u", source="and so on", context="", max_tokens=100, opens=opens
+    )
+    text = OfflineProvider().complete(request).text
+    assert text == ("and so on" if opens.maybe_mid_sentence else "And so on")

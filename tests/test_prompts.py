@@ -8,7 +8,9 @@ import pytest
 
 from transcript_cli.errors import PromptError, UsageError
 from transcript_cli.prompts import (
+    CLOSES_NOTE,
     DEFAULT_PROMPT,
+    OPENS_NOTE,
     PLACEHOLDERS,
     PromptTemplate,
     builtin_names,
@@ -16,6 +18,7 @@ from transcript_cli.prompts import (
     parse_template,
     render_user_message,
 )
+from transcript_cli.sentences import Boundary
 
 
 def render(template: PromptTemplate) -> str:
@@ -170,3 +173,21 @@ def test_bad_front_matter_is_one_clear_error(tmp_path: Path, front: str, problem
     with pytest.raises(PromptError, match=problem) as caught:
         load_prompt(str(path))
     assert str(path) in caught.value.message
+
+
+def test_user_message_notes_a_parts_edges_only_when_mid_sentence() -> None:
+    plain = render_user_message("part", "before")
+    assert plain == "<context>\nbefore\n</context>\n\n<transcript>\npart\n</transcript>"
+    at_ends = render_user_message("part", "", Boundary.SENTENCE_END, Boundary.TEXT_EDGE)
+    assert "<note>" not in at_ends
+    both = render_user_message("part", "before", Boundary.MID_SENTENCE, Boundary.MID_SENTENCE)
+    assert both.endswith(
+        "</transcript>\n\n<note>\n"
+        + OPENS_NOTE[Boundary.MID_SENTENCE]
+        + "\n"
+        + CLOSES_NOTE[Boundary.MID_SENTENCE]
+        + "\n</note>"
+    )
+    assert "do not capitalise" in both and "do not complete the sentence" in both
+    bare = render_user_message("part", "before", Boundary.TEXT_EDGE, Boundary.UNPUNCTUATED)
+    assert "may end in the middle of a sentence" in bare and "begin" not in bare
