@@ -12,6 +12,7 @@ import pytest
 from transcript_cli.chunking import Chunk, WordTooLongError, context_tail, split_chunks
 from transcript_cli.errors import InputError
 from transcript_cli.sources import load_source
+from transcript_cli.transcript import Segment
 
 WORDS = [
     "a",
@@ -203,3 +204,61 @@ def test_load_source_hashes_and_chunks(tmp_path: Path) -> None:
     source = load_source(path, 300, 50)
     assert len(source.sha256) == 64
     assert source.chunks == split_chunks([sentence_text(30)], 300, 50)
+
+
+# --- scripts without spaces ---------------------------------------------------------------
+
+
+def test_full_width_sentence_ends_cut_chinese_at_sentences() -> None:
+    sentence = "我们今天讨论海洋如何储存热量以及为什么这很重要。"
+    text = sentence * 40
+    chunks = split_chunks([text], 300, 0)
+    assert len(chunks) > 1
+    assert all(c.text.endswith("。") for c in chunks)
+    assert "".join(c.text for c in chunks) == text  # nothing added, nothing lost
+    assert all(" " not in c.text for c in chunks)
+
+
+def test_japanese_question_and_exclamation_marks_end_sentences() -> None:
+    chunks = split_chunks(["本当ですか？" * 30 + "すごい！" * 30], 200, 0)
+    assert all(c.text.endswith(("？", "！")) for c in chunks)
+
+
+def test_run_without_spaces_or_punctuation_is_cut_between_characters() -> None:
+    text = "海洋储存热量" * 1000  # 6,000 characters, no punctuation: a transcript all the same
+    chunks = split_chunks([text], 500, 20)
+    assert all(len(c.text) <= 500 for c in chunks)
+    assert "".join(c.text for c in chunks) == text
+    assert chunks[1].context and chunks[1].context in chunks[0].text
+
+
+def test_cuts_fall_at_commas_of_the_script_when_there_are_some() -> None:
+    text = "我们今天讨论海洋，" * 100
+    chunks = split_chunks([text], 200, 0)
+    assert all(c.text.endswith("，") for c in chunks[:-1])
+
+
+def test_thai_and_emoji_are_never_cut_inside_a_grapheme_cluster() -> None:
+    import regex
+
+    cluster = "กี่"  # consonant + vowel sign + tone mark: one cluster of three code points
+    family = "👩\u200d👩\u200d👧"  # one cluster of five code points
+    text = (cluster * 90 + family) * 10
+    chunks = split_chunks([text], 200, 30)
+    assert "".join(c.text for c in chunks) == text
+    for chunk in chunks:
+        for piece in (chunk.text, chunk.context):
+            if piece:
+                assert regex.match(r"\X", piece).group(0) in (cluster, family)  # type: ignore[union-attr]
+
+
+def test_cjk_cues_are_joined_without_spaces_and_latin_ones_with() -> None:
+    segments = [
+        Segment("你好，"),
+        Segment("我们走吧。", turn=False),
+        Segment("Then we", turn=False),
+        Segment("left.", turn=False),
+        Segment("- 好的。", turn=True),
+    ]
+    (chunk,) = split_chunks(segments, 1000, 0)
+    assert chunk.text == "你好，我们走吧。Then we left.\n- 好的。"

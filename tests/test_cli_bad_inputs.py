@@ -96,8 +96,9 @@ CORPUS = [
     ),
     Case("random-bytes", _file("noise.txt", _random_bytes()), "binary data", "noise.txt"),
     Case(
-        "latin-1",
-        _file("latin.txt", "Café crème, señor.\n".encode("latin-1")),
+        # Latin-1 is read (detected); high bytes that no encoding makes sense of are not.
+        "no-encoding-fits",
+        _file("latin.txt", bytes(range(128, 256)) * 4),
         "not UTF-8 text",
         "latin.txt",
     ),
@@ -132,8 +133,9 @@ CORPUS = [
         "silent.srt",
     ),
     Case(
+        # Cues without the header are read; text that is not cues at all is refused.
         "vtt-no-header",
-        _file("headless.vtt", GOOD_VTT_CUE),
+        _file("headless.vtt", "Hello there.\n\nNo cue timing anywhere.\n"),
         "malformed WebVTT (the first line must start with WEBVTT)",
         "headless.vtt",
     ),

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 from transcript_cli.errors import InputError
-from transcript_cli.formats import SUFFIXES, dedupe_rolling, discover_inputs, read_transcript
+from transcript_cli.formats import SUFFIXES, discover_inputs, read_transcript
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -21,7 +21,7 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 def segments(path: Path) -> list[str]:
-    return read_transcript(path).segments
+    return read_transcript(path).texts
 
 
 def youtube_vtt(lines: list[str]) -> str:
@@ -149,9 +149,8 @@ def test_vtt_cues_with_settings_notes_styles_and_entities(tmp_path: Path) -> Non
         "&amp;lt;not a tag&amp;gt;\n"
     )
     assert segments(write(tmp_path / "v.vtt", text)) == [
-        "Fish & chips <3",
-        "a > b and c",
-        "&lt;not a tag&gt;",  # unescaped once, as written
+        "Alice: Fish & chips <3",
+        "a > b and c &lt;not a tag&gt;",  # unescaped once, as written; Alice goes on
     ]
 
 
@@ -201,7 +200,7 @@ def test_youtube_captions_chunk_to_the_same_words_as_spoken(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("00:00:01.000 --> 00:00:02.000\nHi.\n", "the first line must start with WEBVTT"),
+        ("Hello.\n\nThis is not a cue.\n", "the first line must start with WEBVTT"),
         ("WEBVTT\n\nNOTE only a note\n", "no cues found"),
         (
             "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nKept.\n\n"
@@ -238,7 +237,7 @@ def test_whisper_json_segments(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("{not json", "invalid JSON (Expecting property name enclosed in double quotes at line 1)"),
-        ('"just a string"', 'not a Whisper transcript (expected {"segments": [...]})'),
+        ('"just a string"', 'not a Whisper transcript (expected {"segments": [...]}, a list'),
         ('{"segments": {"text": "hi"}}', "not a Whisper transcript"),
         ('{"segments": ["hi"]}', "segment 0 has no text string"),
         ('{"segments": [{"text": null}]}', "segment 0 has no text string"),
@@ -309,12 +308,12 @@ def test_byte_order_marks_are_honoured(tmp_path: Path, suffix: str, bom: bytes) 
         (b" \n\t\r\n", "file is empty"),
         (codecs.BOM_UTF8, "file is empty"),
         (codecs.BOM_UTF16_LE + " \n".encode("utf-16-le"), "file is empty"),
-        (b"caf\xe9 cr\xe8me\n", "not UTF-8 text (undecodable byte at offset 3)"),
+        (bytes(range(128, 256)) * 4, "not UTF-8 text (undecodable byte at offset 0)"),
         (codecs.BOM_UTF16_LE + b"h\x00i", "not UTF-16 text"),
         (b"hello\x00world\n", "binary data, not a transcript"),
         ("hello".encode("utf-16-le"), "binary data, not a transcript"),  # UTF-16 without a BOM
     ],
-    ids=["empty", "blank", "bom-only", "utf16-blank", "latin1", "utf16-odd", "nul", "utf16-no-bom"],
+    ids=["empty", "blank", "bom-only", "utf16-blank", "no-fit", "utf16-odd", "nul", "utf16-no-bom"],
 )
 def test_unreadable_text(tmp_path: Path, raw: bytes, problem: str) -> None:
     path = tmp_path / "t.txt"
@@ -362,7 +361,7 @@ def test_folder_expands_to_sorted_transcripts_only(tmp_path: Path) -> None:
     found = discover_inputs([folder])
     assert [p.name for p in found] == ["C.TXT", "a.txt", "b.srt", "d.vtt", "e.json"]
     assert all(p.is_absolute() for p in found)
-    assert SUFFIXES == (".txt", ".srt", ".vtt", ".json")
+    assert SUFFIXES == (".txt", ".srt", ".vtt", ".json", ".ass", ".ssa")
 
 
 def test_inputs_keep_their_order_and_duplicates_collapse(tmp_path: Path) -> None:
@@ -397,35 +396,3 @@ def test_discover_rejects_folder_without_transcripts(tmp_path: Path) -> None:
     write(tmp_path / "empty" / "song.mp3", "x")
     with pytest.raises(InputError, match="folder holds no transcripts"):
         discover_inputs([tmp_path / "empty"])
-
-
-# --- dedupe_rolling -------------------------------------------------------------------------
-
-
-def test_dedupe_keeps_genuine_short_repetitions() -> None:
-    assert dedupe_rolling(["no no", "no no we cannot"]) == ["no no", "no no we cannot"]
-    assert dedupe_rolling(["I said no", "no"]) == ["I said no", "no"]
-    assert dedupe_rolling(["well well", "well well well"]) == ["well well", "well well well"]
-    assert dedupe_rolling(["it is what it is", "it is"]) == ["it is what it is", "it is"]
-
-
-def test_dedupe_removes_rolling_overlaps() -> None:
-    assert dedupe_rolling(
-        [
-            "the ocean stores heat",
-            "the ocean stores heat\nand that matters",  # two-line rolling cue
-            "and that matters",  # 10 ms repeat cue
-            "stores heat and that matters for storms",  # overlap across lines, 5 words
-        ]
-    ) == ["the ocean stores heat", "and that matters", "for storms"]
-
-
-def test_dedupe_overlap_ignores_case_and_markup() -> None:
-    assert dedupe_rolling(["We Went To The Shop", "<c>we went to the shop</c> and left"]) == [
-        "We Went To The Shop",
-        "and left",
-    ]
-
-
-def test_dedupe_drops_blank_lines_and_splits_cues_into_lines() -> None:
-    assert dedupe_rolling(["", " \n ", "- Hi.\n- Hello."]) == ["- Hi.", "- Hello."]

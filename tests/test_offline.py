@@ -132,7 +132,7 @@ def test_bundled_samples_are_cleaned_deterministically() -> None:
 
 
 def test_podcast_sample_reads_well() -> None:
-    text = "\n".join(read_transcript(SAMPLES / "podcast-episode.txt").segments)
+    text = "\n".join(read_transcript(SAMPLES / "podcast-episode.txt").texts)
     cleaned = clean_text(text)
     assert cleaned.startswith(
         "Host: Welcome back to the show everybody. Today we're talking about sourdough bread, "

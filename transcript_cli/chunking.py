@@ -10,9 +10,16 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from transcript_cli.sentences import CLOSERS, FINAL_MARKS, Boundary, ends_sentence
+from transcript_cli.scripts import clusters, cut_run, has_unspaced, separator
+from transcript_cli.sentences import CLOSERS, FINAL_MARKS, Boundary, ends_sentence, is_no_space_char
+from transcript_cli.transcript import Segment
 
-_SENTENCE_END = re.compile(f"(?<=[{re.escape(FINAL_MARKS)}])[{re.escape(CLOSERS)}]*\\s+(?=\\S)")
+# ". " ends a sentence; "。" and its kin (marks of scripts without spaces) do so without a space.
+_NO_SPACE_MARKS = "".join(c for c in FINAL_MARKS if is_no_space_char(c))
+_SENTENCE_END = re.compile(
+    f"(?<=[{re.escape(FINAL_MARKS)}])[{re.escape(CLOSERS)}]*\\s+(?=\\S)"
+    f"|(?<=[{re.escape(_NO_SPACE_MARKS)}])[{re.escape(CLOSERS)}]*(?=\\S)"
+)
 _WHITESPACE = re.compile(r"\s+")
 # A chunk is cut at the last sentence end if that keeps at least this share of it; otherwise, for
 # timed inputs, at the cue boundary after the longest pause that does (the last such boundary if
@@ -25,6 +32,7 @@ _PAUSE_STEP = 0.1
 # Text with fewer sentence ends than one per this many words counts as unpunctuated (raw
 # auto-captions): there, a cut without a sentence end says nothing about the sentence it falls in.
 _WORDS_PER_SENTENCE_END = 60
+_CLAUSE_ENDS = tuple(",，、;；:：")
 
 
 class WordTooLongError(ValueError):
@@ -53,19 +61,29 @@ class Chunk:
 @dataclass(frozen=True)
 class _Unit:
     text: str
-    new_line: bool  # starts a new segment, so it is joined with a line break
+    new_line: bool  # starts a new segment: a cue boundary, a good place to cut
     sentence_end: bool
     pause: float = 0.0  # seconds of silence before it; only a segment's first unit has any
+    joiner: str = " "  # what goes before it: "\n" for a new turn, " " or "" (CJK) otherwise
 
 
-def _units(segments: Sequence[str], limit: int, pauses: Sequence[float] | None) -> Iterator[_Unit]:
+def _units(
+    segments: Sequence[Segment | str], limit: int, pauses: Sequence[float] | None
+) -> Iterator[_Unit]:
     """Sentences of each segment; a sentence longer than `limit` is cut between words."""
-    for n, segment in enumerate(segments):
+    previous = ""
+    for n, item in enumerate(segments):
+        segment = Segment(item) if isinstance(item, str) else item
         first = True
-        for sentence in _split_sentences(segment):
-            for piece in _split_words(sentence, limit):
+        for sentence in _split_sentences(segment.text):
+            for piece, glue in _split_words(sentence, limit):
+                if first:
+                    joiner = "\n" if segment.turn else separator(previous, piece)
+                else:
+                    joiner = glue if glue is not None else separator(previous, piece)
                 pause = pauses[n] if first and pauses is not None else 0.0
-                yield _Unit(piece, first, ends_sentence(piece), pause)
+                yield _Unit(piece, first, ends_sentence(piece), pause, joiner)
+                previous = piece
                 first = False
 
 
@@ -79,28 +97,42 @@ def _split_sentences(segment: str) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
-def _split_words(sentence: str, limit: int) -> Iterator[str]:
+def _split_words(sentence: str, limit: int) -> Iterator[tuple[str, str | None]]:
+    """Pieces of at most `limit` characters, each with what joins it to the piece before (None:
+    as its script joins).
+
+    Cut between words; a run without spaces in a script written without them (Chinese, Japanese,
+    Thai...) is cut at its punctuation or between characters, never inside a grapheme cluster.
+    """
     if len(sentence) <= limit:
-        yield sentence
+        yield sentence, None
         return
-    current = ""
+    tokens: list[tuple[str, str]] = []  # (joiner, text)
     for word in sentence.split():
-        if len(word) > limit:
-            raise WordTooLongError(len(word))
-        if current and len(current) + 1 + len(word) > limit:
-            yield current
-            current = word
+        if len(word) <= limit:
+            tokens.append((" ", word))
+        elif has_unspaced(word):
+            tokens += [
+                (" " if n == 0 else "", piece) for n, piece in enumerate(cut_run(word, limit))
+            ]
         else:
-            current = f"{current} {word}" if current else word
+            raise WordTooLongError(len(word))
+    current, glue = "", " "
+    for joiner, text in tokens:
+        if current and len(current) + len(joiner) + len(text) > limit:
+            yield current, glue
+            current, glue = text, joiner
+        else:
+            current = f"{current}{joiner}{text}" if current else text
     if current:
-        yield current
+        yield current, glue
 
 
 def _join(units: Sequence[_Unit]) -> str:
     parts: list[str] = []
     for n, unit in enumerate(units):
         if n:
-            parts.append("\n" if unit.new_line else " ")
+            parts.append(unit.joiner)
         parts.append(unit.text)
     return "".join(parts)
 
@@ -112,6 +144,14 @@ def context_tail(text: str, size: int) -> str:
     if len(text) <= size:
         return text
     tail = text[-size:]
+    if has_unspaced(text[-size - 1 : -size + 1]):
+        # No spaces to cut at: start at a whole grapheme cluster instead.
+        kept: list[str] = []
+        for cluster in reversed(clusters(text[-size - 8 :])):
+            if sum(map(len, kept)) + len(cluster) > size:
+                break
+            kept.append(cluster)
+        return "".join(reversed(kept)).strip()
     if not text[-size - 1].isspace() and not tail[0].isspace():
         # Drop the cut word up to any whitespace: caption chunks join their lines with "\n".
         parts = tail.split(maxsplit=1)
@@ -120,7 +160,7 @@ def context_tail(text: str, size: int) -> str:
 
 
 def split_chunks(
-    segments: Sequence[str],
+    segments: Sequence[Segment | str],
     chunk_chars: int,
     context_chars: int,
     *,
@@ -141,7 +181,7 @@ def split_chunks(
         end = start
         size = 0
         while end < len(units):
-            extra = len(units[end].text) + (1 if end > start else 0)
+            extra = len(units[end].text) + (len(units[end].joiner) if end > start else 0)
             if size + extra > chunk_chars:
                 break
             size += extra
@@ -152,7 +192,8 @@ def split_chunks(
             if cut is None:
                 # No good boundary: fill the chunk with the words of the next unit that fit, and
                 # leave the rest of that unit to start the next chunk.
-                head, units[end] = _split_unit(units[end], chunk_chars - size - 1)
+                room = chunk_chars - size - len(units[end].joiner)
+                head, units[end] = _split_unit(units[end], room)
                 taken += [head] if head.text else []
             else:
                 taken, end = taken[: cut - start], cut
@@ -193,10 +234,11 @@ def _best_cut(
     """Where to end a chunk holding units [start, end) that keeps it at least half full.
 
     The last sentence end if there is one; else the cue boundary after the longest pause (the
-    last of equals), or for untimed text the last cue boundary; else None.
+    last of equals), or for untimed text the last cue boundary; else the last comma (where a
+    long run without spaces was cut); else None.
     """
     size = 0
-    sentence = cue = None
+    sentence = cue = clause = None
     longest = -1
     for n in range(start, end + 1):
         if size >= chunk_chars * _MIN_FILL:
@@ -209,9 +251,11 @@ def _best_cut(
                 pause = round(units[n].pause / _PAUSE_STEP) if timed else 0
                 if pause >= longest:
                     cue, longest = n, pause
+            if units[n - 1].text.endswith(_CLAUSE_ENDS):
+                clause = n
         if n < end:
-            size += len(units[n].text) + (1 if n > start else 0)
-    return sentence if sentence is not None else cue
+            size += len(units[n].text) + (len(units[n].joiner) if n > start else 0)
+    return next((c for c in (sentence, cue, clause) if c is not None), None)
 
 
 def _split_unit(unit: _Unit, room: int) -> tuple[_Unit, _Unit]:
@@ -222,8 +266,15 @@ def _split_unit(unit: _Unit, room: int) -> tuple[_Unit, _Unit]:
             break
         cut = match
     if cut is None:
-        return _Unit("", unit.new_line, False), unit
+        if room > 0 and has_unspaced(unit.text):
+            head = cut_run(unit.text, room)[0]
+            rest = unit.text[len(head) :]
+            return (
+                _Unit(head, unit.new_line, False, unit.pause, unit.joiner),
+                _Unit(rest, False, unit.sentence_end, joiner=separator(head, rest)),
+            )
+        return _Unit("", unit.new_line, False, unit.pause, unit.joiner), unit
     return (
-        _Unit(unit.text[: cut.start()], unit.new_line, False, unit.pause),
+        _Unit(unit.text[: cut.start()], unit.new_line, False, unit.pause, unit.joiner),
         _Unit(unit.text[cut.end() :], False, unit.sentence_end),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from transcript_cli.chunking import Chunk, WordTooLongError, split_chunks
 from transcript_cli.errors import InputError
 from transcript_cli.formats import read_transcript
+from transcript_cli.transcript import CaptionStyle
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Source:
     path: Path
     sha256: str
     chunks: list[Chunk]
+    encoding: str = "utf-8"  # what its bytes were decoded with
+    captions: CaptionStyle | None = None  # how its cues show text (caption formats only)
 
 
 def file_sha256(path: Path) -> str:
@@ -34,10 +37,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_source(path: Path, chunk_chars: int, context_chars: int) -> Source:
-    """Parse and chunk one input; any problem is an InputError naming the file."""
+def load_source(
+    path: Path, chunk_chars: int, context_chars: int, encoding: str | None = None
+) -> Source:
+    """Parse and chunk one input; any problem is an InputError naming the file.
+
+    `encoding` is the one to decode with (a job's recorded or forced one), else it is detected.
+    """
     sha = file_sha256(path)
-    transcript = read_transcript(path)
+    transcript = read_transcript(path, encoding)
     try:
         chunks = split_chunks(transcript.segments, chunk_chars, context_chars)
     except WordTooLongError as exc:
@@ -48,4 +56,4 @@ def load_source(path: Path, chunk_chars: int, context_chars: int) -> Source:
         ) from None
     if not chunks:
         raise InputError(path, "no transcript text found")
-    return Source(path=path, sha256=sha, chunks=chunks)
+    return Source(path, sha, chunks, transcript.encoding, transcript.captions)
