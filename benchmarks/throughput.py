@@ -32,14 +32,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.fake_anthropic import FakeAnthropic, RateLimit  # noqa: E402
+from transcript_cli.control import Control  # noqa: E402
 from transcript_cli.errors import Paused  # noqa: E402
 from transcript_cli.events import ChunkFinished, Event  # noqa: E402
 from transcript_cli.job import JobStore  # noqa: E402
-from transcript_cli.processor import Control  # noqa: E402
 from transcript_cli.prompts import DEFAULT_LANGUAGE, load_prompt  # noqa: E402
 from transcript_cli.providers.anthropic import AnthropicProvider  # noqa: E402
 from transcript_cli.providers.base import ChunkRequest  # noqa: E402
-from transcript_cli.runner import Existing, RunSpec, start  # noqa: E402
+from transcript_cli.runner import Existing, RunSpec, open_provider, start  # noqa: E402
 from transcript_cli.state import Options, Settings  # noqa: E402
 
 CHUNK_CHARS = 200
@@ -95,6 +95,7 @@ def run_job(
         start(
             store,
             spec,
+            providers=open_provider,
             decide=lambda _: Existing.RESTART,
             restart=True,
             control=control,

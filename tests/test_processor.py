@@ -1,25 +1,27 @@
-"""The chunk processor with a scripted in-process provider: ordering, concurrency, recovery."""
+"""The bookkeeper driven by the live scheduler, with a scripted provider: ordering, concurrency,
+recovery, stalls."""
 
 from __future__ import annotations
 
-import random
 import threading
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_transcript
+from tests.fakes import ScriptedProvider
 from transcript_cli import checkpoint
+from transcript_cli.bookkeeper import Bookkeeper
 from transcript_cli.chunk_results import ResultStore
 from transcript_cli.chunkset import ChunkSet
+from transcript_cli.control import Control
 from transcript_cli.errors import Paused
-from transcript_cli.events import ChunkFinished, Event, Stalled
+from transcript_cli.events import ChunkFinished, Event, EventSink, Stalled, ignore_events
 from transcript_cli.job import JobStore, new_state, plan_inputs
-from transcript_cli.processor import Control, Processor
-from transcript_cli.providers.base import ChunkRequest, Completion
+from transcript_cli.live import LiveScheduler
 from transcript_cli.retry import RetryPolicy
-from transcript_cli.state import Options, Settings
+from transcript_cli.state import JobState, Options, Settings
 
 SETTINGS = Settings(
     provider="scripted",
@@ -35,35 +37,22 @@ SETTINGS = Settings(
 OPTIONS = Options(concurrency=1, max_retries=2, timeout=10.0)
 
 
-class ScriptedProvider:
-    """Upper-cases the chunk after a random short delay; records concurrency and calls."""
-
-    name = "scripted"
-    model = "scripted-1"
-
-    def __init__(self, *, jitter: float = 0.0, seed: int = 0) -> None:
-        self.jitter = jitter
-        self.random = random.Random(seed)
-        self.sources: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.lock = threading.Lock()
-
-    def complete(self, request: ChunkRequest) -> Completion:
-        with self.lock:
-            self.sources.append(request.source)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            delay = self.random.random() * self.jitter
-        time.sleep(delay)
-        with self.lock:
-            self.in_flight -= 1
-        return Completion(
-            text=request.source.upper(), input_tokens=10, output_tokens=5, model=self.model
-        )
-
-    def close(self) -> None:
-        pass
+def run_live(
+    store: JobStore,
+    state: JobState,
+    provider: ScriptedProvider,
+    *,
+    control: Control | None = None,
+    on_event: EventSink = ignore_events,
+    resumed: bool = False,
+    stall_seconds: float | None = None,
+) -> JobState:
+    """One live run of a job whose lock the caller holds."""
+    book = Bookkeeper(store, state, provider_name=provider.name, control=control, on_event=on_event)
+    scheduler = LiveScheduler(provider, state.options, policy=RetryPolicy())
+    if stall_seconds is not None:
+        scheduler.stall_seconds = stall_seconds  # the real grace is the timeout plus five seconds
+    return book.run(scheduler, resumed=resumed)
 
 
 def _setup(tmp_path: Path, files: int = 3, sentences: int = 30) -> tuple[JobStore, list[Path]]:
@@ -85,18 +74,17 @@ def _run(
     on_event: object = None,
 ) -> None:
     planned = plan_inputs(inputs, SETTINGS, out)
-    state = new_state("job", SETTINGS, OPTIONS, planned)
+    options = replace(OPTIONS, concurrency=concurrency)
+    state = new_state("job", SETTINGS, options, planned)
     with store.locked("job"):
         store.save(state)
-        Processor(
+        run_live(
             store,
             state,
             provider,
-            policy=RetryPolicy(),
             control=control,
-            concurrency=concurrency,
-            on_event=on_event or (lambda e: None),  # type: ignore[arg-type]
-        ).run()
+            on_event=on_event or ignore_events,  # type: ignore[arg-type]
+        )
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
@@ -178,41 +166,28 @@ def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path
 
     again = ScriptedProvider()
     with store.locked("job"):
-        Processor(store, state, again, policy=RetryPolicy()).run(resumed=True)
+        run_live(store, state, again, resumed=True)
     assert kept.text.lower() not in [s.lower() for s in again.sources]
     assert len(again.sources) == item.chunk_count - done_before
 
 
-class BlockingProvider(ScriptedProvider):
-    """Answers nothing until released: a stuck API."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-
-    def complete(self, request: ChunkRequest) -> Completion:
-        self.release.wait(10)
-        return super().complete(request)
-
-
 def test_a_stall_is_reported_not_silent(tmp_path: Path) -> None:
     store, inputs = _setup(tmp_path, files=1, sentences=10)
-    provider = BlockingProvider()
+    release = threading.Event()
+    provider = ScriptedProvider(gate=release)
     stalls: list[Stalled] = []
 
     def on_event(event: Event) -> None:
         if isinstance(event, Stalled):
             stalls.append(event)
-            provider.release.set()
+            release.set()
 
     planned = plan_inputs(inputs, SETTINGS, tmp_path / "out")
     options = Options(concurrency=2, max_retries=0, timeout=0.2)
     state = new_state("job", SETTINGS, options, planned)
     with store.locked("job"):
         store.save(state)
-        processor = Processor(store, state, provider, policy=RetryPolicy(), on_event=on_event)
-        processor.stall_seconds = 0.3  # the real grace is the timeout plus five seconds
-        processor.run()
+        run_live(store, state, provider, on_event=on_event, stall_seconds=0.3)
     assert stalls and stalls[0].seconds >= 0.3
     assert "sent and not answered" in stalls[0].reason
     assert checkpoint.load(store.job_dir("job")).status == "completed"

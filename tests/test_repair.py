@@ -29,13 +29,13 @@ from tests.test_cli_jobs import (
 )
 from transcript_cli import runner
 from transcript_cli.chunking import Chunk
-from transcript_cli.errors import CheckpointError, Paused
+from transcript_cli.control import Control
+from transcript_cli.errors import CheckpointError, Command, Paused
 from transcript_cli.events import ChunkFinished, Event
 from transcript_cli.job import JobStore
-from transcript_cli.processor import Control
 from transcript_cli.providers import default_model
 from transcript_cli.repair import repair
-from transcript_cli.runner import Existing, RunSpec
+from transcript_cli.runner import Existing, RunSpec, open_provider
 from transcript_cli.state import Options, Settings
 
 
@@ -283,7 +283,7 @@ def offline_spec(tmp_path: Path, out: str = "out") -> RunSpec:
 def test_an_output_older_than_the_job_is_not_taken_as_written(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "state")
     spec = offline_spec(tmp_path)
-    runner.start(store, spec, decide=lambda s: Existing.RESUME)
+    runner.start(store, spec, providers=open_provider, decide=lambda s: Existing.RESUME)
     job_dir = store.job_dir("talk")
     output = tmp_path / "out" / "talk.md"
     created = (job_dir / "job.json").stat().st_mtime_ns
@@ -317,14 +317,19 @@ def test_a_changed_input_is_left_unchecked_and_its_results_adopted_once_restored
 
     with pytest.raises(Paused):
         runner.start(
-            store, spec, decide=lambda s: Existing.RESUME, control=control, on_event=pause_after_two
+            store,
+            spec,
+            providers=open_provider,
+            decide=lambda s: Existing.RESUME,
+            control=control,
+            on_event=pause_after_two,
         )
     job_dir = store.job_dir("talk")
     (job_dir / "checkpoint.json").unlink()
     with pytest.raises(CheckpointError) as caught:
         store.load("talk")
     assert "checkpoint missing" in caught.value.message
-    assert "transcript-cli repair talk" in caught.value.message
+    assert Command("repair", "talk") in caught.value.hint  # the CLI spells it out
     assert store.ids() == ["talk"]  # still listed, as damaged
 
     src = Path(spec.inputs[0])
@@ -341,12 +346,18 @@ def test_a_changed_input_is_left_unchecked_and_its_results_adopted_once_restored
     runner.resume(
         store,
         "talk",
+        providers=open_provider,
         on_event=lambda e: finished.append(e) if isinstance(e, ChunkFinished) else None,
     )
     total = store.load("talk").chunks_total
     assert len(finished) == total - stored  # the stored chunks were adopted, not redone
     clean = offline_spec(tmp_path, out="clean")
-    runner.start(JobStore(tmp_path / "other"), clean, decide=lambda s: Existing.RESUME)
+    runner.start(
+        JobStore(tmp_path / "other"),
+        clean,
+        providers=open_provider,
+        decide=lambda s: Existing.RESUME,
+    )
     assert (tmp_path / "out" / "talk.md").read_bytes() == (
         tmp_path / "clean" / "talk.md"
     ).read_bytes()

@@ -14,19 +14,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_transcript
+from tests.fakes import ScriptedProvider
 from transcript_cli import checkpoint, runner
 from transcript_cli.checkpoint import CHECKPOINT_NAME
 from transcript_cli.chunk_results import ResultStore, text_sha256
 from transcript_cli.errors import EXIT_FAILED, StorageError
 from transcript_cli.job import JobStore
-from transcript_cli.providers.base import ChunkRequest, Completion
 from transcript_cli.runner import Existing, RunSpec
 from transcript_cli.state import JobState, Options, Settings
 
@@ -43,25 +42,6 @@ SETTINGS = Settings(
 )
 JOB = "job"
 REASONS = {errno.ENOSPC: "disk full", errno.EROFS: "read-only file system"}
-
-
-class RecordingProvider:
-    """Upper-cases each chunk; records what was paid for."""
-
-    name = "recorded"
-    model = "recorded-1"
-
-    def __init__(self) -> None:
-        self.sources: list[str] = []
-        self._lock = threading.Lock()
-
-    def complete(self, request: ChunkRequest) -> Completion:
-        with self._lock:
-            self.sources.append(request.source)
-        return Completion(request.source.upper(), input_tokens=10, output_tokens=5, model="r-1")
-
-    def close(self) -> None:
-        pass
 
 
 def is_site(site: str, target: Path, out: Path) -> bool:
@@ -157,13 +137,13 @@ class Env:
             name=JOB,
         )
 
-    def start(self, monkeypatch: pytest.MonkeyPatch, provider: RecordingProvider) -> None:
-        monkeypatch.setattr(runner, "make_provider", lambda *a, **k: provider)
-        runner.start(self.store, self.spec, decide=lambda s: Existing.RESUME)
+    def start(self, provider: ScriptedProvider) -> None:
+        runner.start(
+            self.store, self.spec, providers=provider.factory(), decide=lambda s: Existing.RESUME
+        )
 
-    def resume(self, monkeypatch: pytest.MonkeyPatch, provider: RecordingProvider) -> None:
-        monkeypatch.setattr(runner, "make_provider", lambda *a, **k: provider)
-        runner.resume(self.store, JOB)
+    def resume(self, provider: ScriptedProvider) -> None:
+        runner.resume(self.store, JOB, providers=provider.factory())
 
     def checkpoint_bytes(self) -> bytes | None:
         path = self.job_dir / CHECKPOINT_NAME
@@ -192,8 +172,7 @@ class Env:
 def clean_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """What an uninterrupted run writes."""
     env = Env(tmp_path_factory.mktemp("clean"))
-    with pytest.MonkeyPatch.context() as mp:
-        env.start(mp, RecordingProvider())
+    env.start(ScriptedProvider())
     return env.outputs()
 
 
@@ -220,9 +199,9 @@ def test_storage_fault_keeps_state_and_resume_finishes_without_paying_twice(
         nth=SITES[site],
         on_fault=lambda: before.append(env.checkpoint_bytes()),
     )
-    first = RecordingProvider()
+    first = ScriptedProvider()
     with pytest.raises(StorageError) as caught:
-        env.start(monkeypatch, first)
+        env.start(first)
 
     [target, *_] = disk.failed
     assert is_site(site, target, env.out)
@@ -241,16 +220,16 @@ def test_storage_fault_keeps_state_and_resume_finishes_without_paying_twice(
         assert before[0] is not None and first.sources == []
         assert checkpoint.load(env.job_dir).chunks_done == 0
         assert "run the same command again" in error.message
-        again = RecordingProvider()
-        env.start(monkeypatch, again)
+        again = ScriptedProvider()
+        env.start(again)
         assert len(again.sources) == len(set(again.sources))
     else:
         state = checkpoint.load(env.job_dir)  # loadable
         assert state.status == "running"  # not rewritten: `status` shows it as interrupted
         kept = env.stored_sources()
         assert kept  # some paid work was on disk
-        again = RecordingProvider()
-        env.resume(monkeypatch, again)
+        again = ScriptedProvider()
+        env.resume(again)
         # Every chunk whose result was stored was adopted, not sent again.
         assert not kept & {text_sha256(s) for s in again.sources}
         assert len(again.sources) == len(set(again.sources))
@@ -275,7 +254,7 @@ def test_storage_fault_is_recorded_when_the_checkpoint_can_still_be_written(
         on_fault=lambda: seen.append(checkpoint.load(env.job_dir)),
     )
     with pytest.raises(StorageError) as caught:
-        env.start(monkeypatch, RecordingProvider())
+        env.start(ScriptedProvider())
     state = checkpoint.load(env.job_dir)
     assert state.status == "failed"
     assert state.last_error is not None
@@ -286,8 +265,8 @@ def test_storage_fault_is_recorded_when_the_checkpoint_can_still_be_written(
     ]
 
     monkeypatch.undo()
-    again = RecordingProvider()
-    env.resume(monkeypatch, again)
+    again = ScriptedProvider()
+    env.resume(again)
     assert env.outputs() == clean_outputs
     assert checkpoint.load(env.job_dir).last_error is None
 

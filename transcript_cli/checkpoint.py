@@ -14,7 +14,7 @@ from typing import Any, TypedDict, TypeVar, cast
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
 from transcript_cli.chunkset import ChunkSet
-from transcript_cli.errors import CheckpointError
+from transcript_cli.errors import CheckpointError, Command, Hint
 from transcript_cli.state import (
     STATUSES,
     ChunkNote,
@@ -147,12 +147,15 @@ def load(job_dir: Path) -> JobState:
     return from_dict(data, path)
 
 
-def damaged_hint(path: Path) -> str:
+def damaged_hint(path: Path) -> Hint:
     """The fix for a lost or damaged checkpoint: rebuild it from the manifest and stored results."""
     job_id = path.parent.name
     return (
-        f"rebuild it with `transcript-cli repair {job_id}`, "
-        f"or `transcript-cli clear {job_id}` to start over"
+        "rebuild it with `",
+        Command("repair", job_id),
+        "`, or `",
+        Command("clear", job_id),
+        "` to start over",
     )
 
 
@@ -205,7 +208,7 @@ class FieldValidator:
     Shared with the job manifest, which stores the same settings and options.
     """
 
-    def __init__(self, path: Path, hint: str) -> None:
+    def __init__(self, path: Path, hint: str | Hint) -> None:
         self.path = path
         self.hint = hint
 

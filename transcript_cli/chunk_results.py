@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transcript_cli.atomicio import atomic_write, ensure_private_dir
-from transcript_cli.errors import CheckpointError
+from transcript_cli.errors import CheckpointError, Command
 
 RESULT_SCHEMA_VERSION = 1
 CHUNKS_DIR = "chunks"
@@ -112,7 +112,8 @@ class ResultStore:
                 raise CheckpointError(
                     self._path(input_index, chunk_index),
                     f"stored result of chunk {chunk_index + 1} is missing or damaged",
-                    f"run `transcript-cli repair {job_id}` so that resume redoes that chunk",
+                    ("run `", Command("repair", job_id), "` so that resume redoes that chunk"),
+                    job_id=job_id,
                 )
             yield result.text
 

@@ -21,11 +21,16 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 └── Paused (130)                   a signal asked us to stop; state is consistent
 
 Which provider failure ends the job, and which only its chunk, is decided in failures.py.
+
+Errors carry their context as attributes (`job_id`, `state_dir`, `path`...) and never spell a
+command line: a suggested next step is a `Command` in `hint`, and the CLI spells it with the
+flags in use (cli/hints.py). `message` is the text without the hint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_OK = 0
@@ -35,14 +40,37 @@ EXIT_TRANSIENT = 75  # EX_TEMPFAIL from sysexits.h: try again later
 EXIT_PAUSED = 130  # 128 + SIGINT, what shells expect after Ctrl-C
 
 
+@dataclass(frozen=True)
+class Command:
+    """A transcript-cli command to suggest, as data: only the CLI knows how to spell it."""
+
+    verb: str  # "resume" | "repair" | "clear"
+    job_id: str
+    flags: tuple[str, ...] = ()
+
+
+# Text to append to an error's message: plain strings and commands, in order.
+Hint = tuple["str | Command", ...]
+
+
 class TranscriptCliError(Exception):
     """Base of every error a user can see; `message` is one line meant for them."""
 
     exit_code: int = EXIT_FAILED
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        state_dir: Path | None = None,
+        hint: Hint = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.job_id = job_id
+        self.state_dir = state_dir
+        self.hint = hint
 
 
 class UsageError(TranscriptCliError):
@@ -84,11 +112,16 @@ class StateError(TranscriptCliError):
 class CheckpointError(StateError):
     """A checkpoint file is damaged or of an unknown schema."""
 
-    def __init__(self, path: Path, problem: str, hint: str = "") -> None:
+    def __init__(
+        self, path: Path, problem: str, hint: str | Hint = "", *, job_id: str | None = None
+    ) -> None:
         text = f"{path}: {problem}"
-        if hint:
-            text += f" ({hint})"
-        super().__init__(text)
+        if isinstance(hint, str):
+            text += f" ({hint})" if hint else ""
+            hint = ()
+        else:
+            hint = (" (", *hint, ")")
+        super().__init__(text, job_id=job_id, hint=hint)
         self.path = path
         self.problem = problem
 
@@ -104,8 +137,15 @@ class JobLockedError(StateError):
 class StorageError(TranscriptCliError, OSError):
     """Writing state or output failed; the previous checkpoint is still intact."""
 
-    def __init__(self, message: str, *, path: Path | None = None, reason: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        reason: str = "",
+        job_id: str | None = None,
+    ) -> None:
+        super().__init__(message, job_id=job_id)
         self.path = path  # the file or folder that could not be written
         self.reason = reason  # e.g. "disk full", "read-only file system"
 
@@ -113,8 +153,10 @@ class StorageError(TranscriptCliError, OSError):
 class ProviderError(TranscriptCliError):
     """The model API refused or failed a request."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, status: int | None = None, job_id: str | None = None
+    ) -> None:
+        super().__init__(message, job_id=job_id)
         self.status = status
 
 
@@ -134,8 +176,9 @@ class TransientProviderError(ProviderError):
         status: int | None = None,
         retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
+        job_id: str | None = None,
     ) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, job_id=job_id)
         self.retry_after = retry_after
         self.headers: Mapping[str, str] = headers or {}
 

@@ -144,7 +144,9 @@ class JobStore:
         # With a manifest the job was started here: its checkpoint is lost, not absent, and
         # checkpoint.load says so and how to rebuild it.
         if not self.exists(job_id) and not (self.job_dir(job_id) / MANIFEST_NAME).is_file():
-            raise UsageError(f"no job named '{job_id}' in {self.root}")
+            raise UsageError(
+                f"no job named '{job_id}' in {self.root}", job_id=job_id, state_dir=self.root
+            )
         state = checkpoint.load(self.job_dir(job_id))
         if state.job_id != job_id:
             # A copied or renamed folder: saving would write to the other job's folder, unlocked.
@@ -190,7 +192,9 @@ class JobStore:
         except Timeout:
             raise JobLockedError(
                 f"job '{job_id}' is being processed by another transcript-cli process; "
-                "wait for it, or stop it with Ctrl-C"
+                "wait for it, or stop it with Ctrl-C",
+                job_id=job_id,
+                state_dir=self.root,
             ) from None
         try:
             # Every writer here holds this lock: a temp file left here is a killed one's.

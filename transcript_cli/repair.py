@@ -18,7 +18,7 @@ from transcript_cli.atomicio import rename_aside
 from transcript_cli.checkpoint import CHECKPOINT_NAME
 from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.chunkset import ChunkSet
-from transcript_cli.errors import CheckpointError, InputError, StateError, UsageError
+from transcript_cli.errors import CheckpointError, Command, InputError, StateError, UsageError
 from transcript_cli.job import JobStore
 from transcript_cli.manifest import MANIFEST_NAME, Manifest
 from transcript_cli.sources import load_source
@@ -60,8 +60,10 @@ def repair(store: JobStore, job_id: str) -> RepairReport:
             if old is None:
                 raise StateError(
                     f"{job_dir / MANIFEST_NAME}: no job manifest, and the checkpoint is "
-                    f"{previous}, so there is nothing to rebuild the job from; "
-                    f"`transcript-cli clear {job_id}` and run it again"
+                    f"{previous}, so there is nothing to rebuild the job from",
+                    job_id=job_id,
+                    state_dir=store.root,
+                    hint=("; `", Command("clear", job_id), "` and run it again"),
                 )
             plan = Manifest.of(old)  # an older job with a good checkpoint: describe it anew
         if plan.job_id != job_id:
@@ -188,7 +190,7 @@ def _was_written(
 ) -> bool:
     """Whether the output file is this job's finished output.
 
-    With a sound checkpoint it says so. Without one: the processor deletes an input's results
+    With a sound checkpoint it says so. Without one: the bookkeeper deletes an input's results
     right after writing its output, so an output with no results left, written after the job was
     created, is taken as written. An older output (from before `--restart`, or another job) is
     not, and the input is redone.

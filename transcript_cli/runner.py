@@ -1,15 +1,22 @@
-"""Starting, resuming and clearing jobs: the decisions around the processor, without any UI."""
+"""Starting, resuming and clearing jobs: the decisions around a run, without any UI.
+
+A run is a Bookkeeper (bookkeeper.py) driven by a scheduler (live.py). The caller supplies the
+provider through a factory, so tests hand in a scripted one; the engine closes it on every path.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
 from transcript_cli import manifest
 from transcript_cli.atomicio import remove_stale_temps
-from transcript_cli.errors import JobLockedError, StateError, StorageError, UsageError
+from transcript_cli.bookkeeper import Bookkeeper
+from transcript_cli.control import Control
+from transcript_cli.errors import Command, JobLockedError, StateError, StorageError, UsageError
 from transcript_cli.events import EventSink, ignore_events
 from transcript_cli.formats import discover_inputs
 from transcript_cli.job import (
@@ -20,8 +27,8 @@ from transcript_cli.job import (
     plan_inputs,
     verify_inputs,
 )
-from transcript_cli.processor import Control, Processor
-from transcript_cli.providers import make_provider
+from transcript_cli.live import LiveScheduler
+from transcript_cli.providers import Provider, make_provider
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.state import JobState, Options, Settings
 
@@ -52,6 +59,15 @@ class JobOutcome:
     already_done: bool = False  # nothing to do: the job had completed before
 
 
+# Builds the provider a job talks to; called once per run, before anything is written.
+ProviderFactory = Callable[[Settings, Options], Provider]
+
+
+def open_provider(settings: Settings, options: Options) -> Provider:
+    """The provider the job's settings name (the CLI's factory)."""
+    return make_provider(settings.provider, settings.model, timeout=options.timeout)
+
+
 def retry_policy(options: Options) -> RetryPolicy:
     """The per-chunk retry budget for these options."""
     return RetryPolicy(max_retries=options.max_retries)
@@ -69,6 +85,7 @@ def start(
     store: JobStore,
     spec: RunSpec,
     *,
+    providers: ProviderFactory,
     decide: Callable[[JobState], Existing],
     restart: bool = False,
     control: Control | None = None,
@@ -81,72 +98,93 @@ def start(
     inputs = discover_inputs([Path(p) for p in spec.inputs])
     job_id = resolve_job_id(spec, inputs)
     planned = plan_inputs(inputs, spec.settings, spec.out_dir.resolve())
-    provider = make_provider(
-        spec.settings.provider, spec.settings.model, timeout=spec.options.timeout
-    )
-
-    if store.exists(job_id) and not restart:
-        existing = store.load(job_id)
-        if existing.status == "completed":
-            return JobOutcome(existing, already_done=True)
-        if store.is_running(job_id):
-            # Not "unfinished, resume it?": another process holds it, and resume would be refused.
-            raise JobLockedError(
-                f"job '{job_id}' is being processed by another transcript-cli process; "
-                "wait for it, or stop it with Ctrl-C"
+    provider = providers(spec.settings, spec.options)
+    with closing(provider):
+        if store.exists(job_id) and not restart:
+            existing = store.load(job_id)
+            if existing.status == "completed":
+                return JobOutcome(existing, already_done=True)
+            if store.is_running(job_id):
+                # Not "unfinished, resume it?": another process holds it; resume would be refused.
+                raise JobLockedError(
+                    f"job '{job_id}' is being processed by another transcript-cli process; "
+                    "wait for it, or stop it with Ctrl-C",
+                    job_id=job_id,
+                    state_dir=store.root,
+                )
+            if existing.settings != spec.settings or [i.path for i in existing.inputs] != [
+                i.path for i in planned
+            ]:
+                raise UsageError(
+                    f"job '{job_id}' exists with other inputs or settings; "
+                    "pass --restart to replace it, or choose another --name",
+                    job_id=job_id,
+                    state_dir=store.root,
+                )
+            if decide(existing) is Existing.RESUME:
+                return _resume(
+                    store,
+                    job_id,
+                    lambda _: provider,
+                    owns_provider=False,  # closed here, on every path
+                    options=spec.options,
+                    control=control,
+                    on_event=on_event,
+                )
+        elif not restart and store.has_results(job_id):
+            # Its checkpoint is lost or unreadable, but the chunks it paid for are still there.
+            raise StateError(
+                f"job '{job_id}' has stored chunk results but no usable checkpoint",
+                job_id=job_id,
+                state_dir=store.root,
+                hint=(
+                    "; recover them with `",
+                    Command("repair", job_id),
+                    "`, or pass --restart to discard them",
+                ),
             )
-        if existing.settings != spec.settings or [i.path for i in existing.inputs] != [
-            i.path for i in planned
-        ]:
-            raise UsageError(
-                f"job '{job_id}' exists with other inputs or settings; "
-                "pass --restart to replace it, or choose another --name"
-            )
-        if decide(existing) is Existing.RESUME:
-            return resume(store, job_id, options=spec.options, control=control, on_event=on_event)
-    elif not restart and store.has_results(job_id):
-        # Its checkpoint is lost or unreadable, but the chunks it paid for are still there.
-        raise StateError(
-            f"job '{job_id}' has stored chunk results but no usable checkpoint; recover them "
-            f"with `transcript-cli repair {job_id}`, or pass --restart to discard them"
-        )
 
-    with store.locked(job_id) as job_dir:
-        store.reset(job_id)
-        state = new_state(job_id, spec.settings, spec.options, planned)
-        try:
-            # The checkpoint first: a run killed between the two leaves a job that `resume`
-            # completes (it writes a missing manifest), not one that looks damaged. The manifest
-            # is written once; `repair` rebuilds a lost checkpoint from it.
-            store.save(state)
-            manifest.save(manifest.Manifest.of(state), job_dir)
-        except StorageError as exc:
-            # There is no job yet, so nothing to resume.
-            raise StorageError(
-                f"{exc.path}: cannot write: {exc.reason}; nothing was sent yet: free the "
-                "problem and run the same command again",
-                path=exc.path,
-                reason=exc.reason,
-            ) from exc
-        processor = Processor(
-            store,
-            state,
-            provider,
-            policy=retry_policy(spec.options),
-            control=control,
-            on_event=on_event,
-            concurrency=spec.options.concurrency,
-        )
-        try:
-            return JobOutcome(processor.run())
-        finally:
-            provider.close()
+        with store.locked(job_id) as job_dir:
+            store.reset(job_id)
+            state = new_state(job_id, spec.settings, spec.options, planned)
+            try:
+                # The checkpoint first: a run killed between the two leaves a job that `resume`
+                # completes (it writes a missing manifest), not one that looks damaged. The
+                # manifest is written once; `repair` rebuilds a lost checkpoint from it.
+                store.save(state)
+                manifest.save(manifest.Manifest.of(state), job_dir)
+            except StorageError as exc:
+                # There is no job yet, so nothing to resume.
+                raise StorageError(
+                    f"{exc.path}: cannot write: {exc.reason}; nothing was sent yet: free the "
+                    "problem and run the same command again",
+                    path=exc.path,
+                    reason=exc.reason,
+                    job_id=job_id,
+                ) from exc
+            return JobOutcome(_process(store, state, provider, control, on_event))
+
+
+def _process(
+    store: JobStore,
+    state: JobState,
+    provider: Provider,
+    control: Control | None,
+    on_event: EventSink,
+    *,
+    resumed: bool = False,
+) -> JobState:
+    """Run the job's remaining chunks live; the caller holds the job's lock."""
+    book = Bookkeeper(store, state, provider_name=provider.name, control=control, on_event=on_event)
+    scheduler = LiveScheduler(provider, state.options, policy=retry_policy(state.options))
+    return book.run(scheduler, resumed=resumed)
 
 
 def resume(
     store: JobStore,
     job_id: str,
     *,
+    providers: ProviderFactory,
     options: Options | None = None,
     control: Control | None = None,
     on_event: EventSink = ignore_events,
@@ -156,6 +194,30 @@ def resume(
 
     Chunks that failed for good stay failed (and their files unwritten) unless `retry_failed`.
     """
+    return _resume(
+        store,
+        job_id,
+        lambda state: providers(state.settings, state.options),
+        owns_provider=True,
+        options=options,
+        control=control,
+        on_event=on_event,
+        retry_failed=retry_failed,
+    )
+
+
+def _resume(
+    store: JobStore,
+    job_id: str,
+    provider_for: Callable[[JobState], Provider],
+    *,
+    owns_provider: bool,
+    options: Options | None,
+    control: Control | None,
+    on_event: EventSink,
+    retry_failed: bool = False,
+) -> JobOutcome:
+    """Continue a job under its lock; closes the provider only if it opened it here."""
     with store.locked(job_id) as job_dir:
         state = store.load(job_id)
         if state.status == "completed":
@@ -171,23 +233,13 @@ def resume(
             manifest.save(manifest.Manifest.of(state), job_dir)
         if options is not None:
             state.options = options
-        provider = make_provider(
-            state.settings.provider, state.settings.model, timeout=state.options.timeout
-        )
-        state.resume_count += 1
-        processor = Processor(
-            store,
-            state,
-            provider,
-            policy=retry_policy(state.options),
-            control=control,
-            on_event=on_event,
-            concurrency=state.options.concurrency,
-        )
+        provider = provider_for(state)
         try:
-            return JobOutcome(processor.run(resumed=True))
+            state.resume_count += 1
+            return JobOutcome(_process(store, state, provider, control, on_event, resumed=True))
         finally:
-            provider.close()
+            if owns_provider:
+                provider.close()
 
 
 def _remove_stale_output_temps(state: JobState) -> None:

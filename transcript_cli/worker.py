@@ -1,7 +1,7 @@
 """One chunk's trip through the API, on a worker thread: pacing, retries, splitting, checks.
 
-Workers never touch the checkpoint or the result store: they hand an `ChunkOutcome` back to the
-processor's main thread, which does every write in order.
+Workers never touch the checkpoint or the result store: they hand a `ChunkOutcome` back to the
+live scheduler's thread, where the bookkeeper does every write in order.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from transcript_cli.prompts import render_user_message
 from transcript_cli.providers.base import ChunkRequest, Completion, Provider
 from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
 from transcript_cli.seams import join_all
+from transcript_cli.work import ChunkOutcome, PauseInterrupt, Reply, WorkItem
 
 # Answers that mean "too fast": every worker backs off, not just the one that got it.
 THROTTLE_STATUSES = frozenset({429, 529})
@@ -33,45 +34,6 @@ THROTTLE_STATUSES = frozenset({429, 529})
 MAX_SPLIT_DEPTH = 3
 # Pieces smaller than this are not split further: the problem is not the size.
 _MIN_SPLIT_CHARS = 200
-
-
-class PauseInterrupt(Exception):
-    """A pause came while this chunk waited (for a slot or a retry); nothing more is sent."""
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One chunk to do, with the request its first attempt sends."""
-
-    input_index: int
-    chunk_index: int
-    file_name: str
-    request: ChunkRequest
-    source_sha256: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A chunk's usable text and what it cost, summed over the pieces it may have been split in."""
-
-    text: str
-    input_tokens: int
-    output_tokens: int
-    model: str
-    stop_reason: str
-    pieces: int
-    warning: str | None
-
-
-@dataclass(frozen=True)
-class ChunkOutcome:
-    """What a worker hands back: a reply, or the error that stopped it."""
-
-    item: WorkItem
-    retries: int
-    reply: Reply | None = None
-    error: Exception | None = None
-    last_retry_error: str | None = None
 
 
 def tokens_estimate(request: ChunkRequest) -> int:

@@ -14,6 +14,7 @@ from transcript_cli.cli import (  # noqa: F401 - registers the commands
 )
 from transcript_cli.cli.app import app
 from transcript_cli.cli.console import err
+from transcript_cli.cli.hints import explain
 from transcript_cli.errors import EXIT_PAUSED, TranscriptCliError
 
 
@@ -26,7 +27,7 @@ def main() -> None:
         # A fixed name: completion's variable and usage lines must not depend on how we started.
         app(prog_name="transcript-cli")
     except TranscriptCliError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.message)}")
+        err.print(f"[red]error:[/red] {escape(explain(exc))}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         # Ctrl-C before a job installed its handlers (or after): nothing was in progress.

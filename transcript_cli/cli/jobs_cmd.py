@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,15 +11,9 @@ from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import (
-    err,
-    name_state_dir,
-    out,
-    print_json,
-    resume_command,
-    stdin_is_terminal,
-)
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
+from transcript_cli.cli.hints import explain, resume_command, use_state_dir
 from transcript_cli.errors import JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.runner import clear as clear_job
@@ -34,7 +29,7 @@ _STATE_STYLE = {
 }
 
 
-def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]:
+def _views(store: JobStore, job: str | None, state_dir: Path | None) -> list[JobView]:
     ids = [job] if job else store.ids()
     if job and not store.job_dir(job).is_dir():
         raise UsageError(f"no job named '{job}' in {store.root}")
@@ -43,7 +38,7 @@ def _views(store: JobStore, job: str | None, state_dir: object) -> list[JobView]
         try:
             state = store.load(job_id)
         except StateError as exc:
-            message = name_state_dir(exc.message, job_id, state_dir)
+            message = explain(exc, state_dir)
             views.append(damaged_view(job_id, message, store.job_dir(job_id)))
             continue
         views.append(
@@ -111,6 +106,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show every job (or one): state, progress, tokens, cost, errors, how to resume."""
+    use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
     views = _views(store, job, state_dir)
     if as_json:
@@ -154,6 +150,7 @@ def clear(
     as_json: JsonOption = False,
 ) -> None:
     """Remove job state (outputs are kept). Refuses a job that is running."""
+    use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
     chosen = sum(bool(x) for x in (job, all_jobs, completed))
     if chosen != 1:
@@ -188,7 +185,7 @@ def clear(
             removed.append(job_id)
         except JobLockedError as exc:
             refused.append(job_id)
-            err.print(f"[red]error:[/red] {escape(exc.message)}")
+            err.print(f"[red]error:[/red] {escape(explain(exc, state_dir))}")
     if as_json:
         print_json({"removed": removed, "refused": refused})
     else:

@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import err, out, print_json, resume_command
+from transcript_cli.cli.console import err, out, print_json
+from transcript_cli.cli.hints import resume_command, use_state_dir
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.repair import RepairReport
 from transcript_cli.repair import repair as repair_job
@@ -32,6 +33,7 @@ def repair(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild a job's checkpoint from its manifest and the chunk results stored on disk."""
+    use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
     report = repair_job(store, job)
     command = resume_command(job, state_dir)

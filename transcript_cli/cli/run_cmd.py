@@ -15,15 +15,16 @@ from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_unfinished_job_ids
 from transcript_cli.cli.console import (
     err,
-    name_state_dir,
     out,
     print_json,
-    resume_command,
     stdin_is_terminal,
 )
 from transcript_cli.cli.examples import RESUME_EXAMPLES, RUN_EXAMPLES
+from transcript_cli.cli.hints import explain, resume_command, use_state_dir
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
+from transcript_cli.control import Control
+from transcript_cli.endings import paused
 from transcript_cli.errors import (
     EXIT_OK,
     Paused,
@@ -31,11 +32,17 @@ from transcript_cli.errors import (
     UsageError,
 )
 from transcript_cli.job import JobStore, resolve_state_dir
-from transcript_cli.processor import Control, pause_message
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
 from transcript_cli.providers import DEFAULT_TIMEOUT, PROVIDERS, default_model
 from transcript_cli.retry import DEFAULT_MAX_RETRIES
-from transcript_cli.runner import Existing, JobOutcome, RunSpec, merge_options, pick_resumable
+from transcript_cli.runner import (
+    Existing,
+    JobOutcome,
+    RunSpec,
+    merge_options,
+    open_provider,
+    pick_resumable,
+)
 from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
 from transcript_cli.state import JobState, Options, Settings
@@ -81,7 +88,7 @@ def _handle_end(
     store: JobStore, job_id: str, exc: TranscriptCliError, as_json: bool, state_dir: Path | None
 ) -> None:
     """Errors after a job exists: show them, and under --json still print the job's view."""
-    message = name_state_dir(exc.message, job_id, state_dir)
+    message = explain(exc, state_dir)
     if isinstance(exc, Paused):
         err.print(f"[yellow]{escape(message)}[/yellow]")
     else:
@@ -96,9 +103,11 @@ def _handle_end(
 
 def _ask_existing(state: JobState) -> Existing:
     if not stdin_is_terminal():
+        where = paused(state)
         raise UsageError(
-            f"job '{state.job_id}' already exists and is not finished "
-            f"({pause_message(state)}); pass --resume to continue it or --restart to start over"
+            f"job '{state.job_id}' already exists and is not finished ({where.message}",
+            job_id=state.job_id,
+            hint=(*where.hint, "); pass --resume to continue it or --restart to start over"),
         )
     answer = typer.confirm(
         f"Job {state.job_id} is unfinished ({state.chunks_done}/{state.chunks_total} chunks). "
@@ -134,6 +143,7 @@ def run(
     quiet: QuietOption = False,
 ) -> None:
     """Start a job: clean INPUTS chunk by chunk, checkpointing after every chunk."""
+    use_state_dir(state_dir)
     if resume_flag and restart:
         raise UsageError("--resume and --restart exclude each other")
     if provider not in PROVIDERS:
@@ -185,7 +195,13 @@ def run(
         try:
             with pause_on_signals(control):
                 outcome = start_job(
-                    store, spec, decide=decide, restart=restart, control=control, on_event=sink
+                    store,
+                    spec,
+                    providers=open_provider,
+                    decide=decide,
+                    restart=restart,
+                    control=control,
+                    on_event=sink,
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
@@ -248,13 +264,10 @@ def resume(
     quiet: QuietOption = False,
 ) -> None:
     """Continue a paused, interrupted or failed job from its last checkpoint."""
+    use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
     job_id = job or _only_unfinished(store)
-    try:
-        state = store.load(job_id)
-    except TranscriptCliError as exc:
-        exc.message = name_state_dir(exc.message, job_id, state_dir)  # e.g. the repair hint
-        raise
+    state = store.load(job_id)
     options = merge_options(
         state.options,
         concurrency=concurrency,
@@ -271,6 +284,7 @@ def resume(
                 outcome = resume_job(
                     store,
                     job_id,
+                    providers=open_provider,
                     options=options,
                     control=control,
                     on_event=view,

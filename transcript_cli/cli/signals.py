@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from transcript_cli.cli.console import err
-from transcript_cli.processor import Control
+from transcript_cli.control import Control
 
 
 @contextmanager

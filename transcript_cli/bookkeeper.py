@@ -1,0 +1,334 @@
+"""The bookkeeper: every write a job makes, whichever scheduler got the replies.
+
+It stores each chunk's result, counts tokens and cost, checkpoints after every chunk, writes an
+output once its file is complete, and adopts results a crash left stored but uncounted. A
+scheduler (live.py: worker threads; later the batch one) decides what to send and when, and
+hands back ChunkOutcomes; only the thread that calls `run` touches state, so every write is
+ordered and a crash at any instant leaves a loadable state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from transcript_cli.atomicio import atomic_write, ensure_dir
+from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
+from transcript_cli.control import Control
+from transcript_cli.endings import chunks_failed, located, paused
+from transcript_cli.errors import (
+    InputChangedError,
+    ProviderError,
+    StateError,
+    StorageError,
+)
+from transcript_cli.events import (
+    ChunkFailed,
+    ChunkFinished,
+    ChunkWarning,
+    Event,
+    EventSink,
+    FileWritten,
+    JobStarted,
+    ignore_events,
+)
+from transcript_cli.failures import Scope, scope_of
+from transcript_cli.job import JobStore
+from transcript_cli.pricing import cost_usd, price_for
+from transcript_cli.prompts import PromptTemplate
+from transcript_cli.seams import join_replies
+from transcript_cli.sources import load_source
+from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
+from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
+
+
+class Scheduler(Protocol):
+    """Gets chunks answered: takes work from `book.pending()`, hands outcomes to `book.settle`."""
+
+    def drive(self, book: Bookkeeper) -> ProviderError | None:
+        """Until the work runs out or a pause; returns the error that ended the job, if any."""
+        ...
+
+
+class Bookkeeper:
+    """Owns one job's state while it runs: results, counts, checkpoints, outputs."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        state: JobState,
+        *,
+        provider_name: str,
+        control: Control | None = None,
+        on_event: EventSink = ignore_events,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.provider_name = provider_name
+        self.control = control or Control()
+        self.clock = clock
+        self.job_dir = store.job_dir(state.job_id)
+        self.results = ResultStore(self.job_dir)
+        self.template = PromptTemplate(state.settings.prompt_name, state.settings.prompt_text)
+        self.settings_hash = state.settings.digest()
+        self.price = price_for(state.settings.provider, state.settings.model)
+        self._emit_lock = threading.Lock()
+        self._on_event = on_event
+        self._mark = clock()
+
+    def emit(self, event: Event) -> None:
+        """Worker threads report retries too, so the caller's sink is called under a lock."""
+        with self._emit_lock:
+            self._on_event(event)
+
+    # --- the run ---
+
+    def run(self, scheduler: Scheduler, *, resumed: bool = False) -> JobState:
+        """Process every remaining chunk with `scheduler`.
+
+        Raises Paused, ProviderError (the job stopped), ChunksFailedError (it ran to its end
+        with chunks that failed) or StorageError.
+        """
+        self.state.status = "running"
+        self.checkpoint()
+        self.emit(
+            JobStarted(
+                job_id=self.state.job_id,
+                files_total=len(self.state.inputs),
+                chunks_total=self.state.chunks_total,
+                chunks_done=self.state.chunks_done,
+                resumed=resumed,
+            )
+        )
+        try:
+            failure = scheduler.drive(self)
+        except (StorageError, StateError) as exc:
+            # A write failed, or a stored result needed for an output is damaged.
+            self.control.pause.set()  # retrying workers must not send (and pay for) more
+            self.record_error(exc, "storage" if isinstance(exc, StorageError) else "damaged")
+            self.state.status = "failed"
+            # Worth a try: a full disk may still take the small checkpoint. Every state this
+            # can be reached in is consistent; if the write fails the previous checkpoint stands.
+            with contextlib.suppress(StorageError):
+                self.checkpoint()
+            raise
+        if failure is not None:
+            self.state.status = "failed"
+            self.checkpoint()
+            raise failure
+        failed = chunks_failed(self.state)
+        if failed is not None and not self.control.pause.is_set():
+            self.state.status = "failed"
+            self.checkpoint()
+            raise failed
+        if self.state.chunks_done < self.state.chunks_total or not all(
+            i.written for i in self.state.inputs
+        ):
+            self.stop_paused()
+        self.state.status = "completed"
+        self.state.completed_at = utc_now()
+        self.state.last_error = None
+        self.checkpoint()
+        self.results.drop_all()
+        return self.state
+
+    def stop_paused(self) -> None:
+        """Checkpoint as paused and raise Paused: what is unfinished is redone on resume."""
+        self.state.status = "paused"
+        self.checkpoint()
+        raise paused(self.state)
+
+    # --- what is left to do ---
+
+    def pending(self) -> Iterator[WorkItem]:
+        """Chunks still to do, file by file; reads one input at a time to keep memory flat.
+
+        On the way it adopts results stored but not counted, and writes files already complete.
+        """
+        settings = self.state.settings
+        for index, item in enumerate(self.state.inputs):
+            if item.written:
+                continue
+            path = Path(item.path)
+            source = load_source(path, settings.chunk_chars, settings.context_chars)
+            if source.sha256 != item.sha256:
+                raise InputChangedError(f"{path}: input changed since the job started")
+            if len(source.chunks) != item.chunk_count:
+                raise InputChangedError(
+                    f"{path}: now splits into {len(source.chunks)} chunks, not "
+                    f"{item.chunk_count}; start over with `run --restart`"
+                )
+            shas = [text_sha256(c.text) for c in source.chunks]
+            self.adopt_leftovers(index, item, shas)
+            if len(item.done) == item.chunk_count:
+                self.write_output(index, item)
+                continue
+            failed = set(item.failed)
+            for chunk in source.chunks:
+                if chunk.index in item.done or chunk.index in failed:
+                    continue
+                request = build_request(self.template, settings, path, chunk, item.chunk_count)
+                yield WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
+
+    def adopt_leftovers(self, index: int, item: InputState, shas: list[str]) -> None:
+        """Results stored just before a crash but missing from the checkpoint are paid for: keep."""
+        adopted = False
+        for chunk_index in sorted(self.results.stored_indices(index) - set(item.done)):
+            if chunk_index >= item.chunk_count:
+                continue
+            result = self.results.get(index, chunk_index)
+            if (
+                result is not None
+                and result.settings_hash == self.settings_hash
+                and result.source_sha256 == shas[chunk_index]
+            ):
+                self._count(item, result)
+                adopted = True
+        if adopted:
+            self.checkpoint()
+
+    # --- settling what a scheduler got back ---
+
+    def settle(self, outcome: ChunkOutcome) -> ProviderError | None:
+        """Land a finished chunk or file its failure; returns an error that ends the job."""
+        self.state.retry_count += outcome.retries
+        if outcome.reply is not None:
+            self.land(outcome)
+            return None
+        error = outcome.error
+        if isinstance(error, PauseInterrupt):
+            return None
+        if not isinstance(error, ProviderError):
+            raise error if error is not None else AssertionError("empty outcome")
+        scope = scope_of(error)
+        if scope is Scope.CHUNK:
+            self.fail_chunk(outcome, error)
+            return None
+        kind = "transient" if scope is Scope.TRANSIENT else "permanent"
+        self.record_error(error, kind, outcome.item)
+        if outcome.retries:
+            item = self.state.inputs[outcome.item.input_index]
+            self._note(item, outcome.item.chunk_index, outcome)
+        return located(error, outcome.item, self.state)
+
+    def land(self, outcome: ChunkOutcome) -> None:
+        """Store a finished chunk, then checkpoint, then maybe write its file."""
+        reply = outcome.reply
+        assert reply is not None
+        work = outcome.item
+        result = ChunkResult(
+            input_index=work.input_index,
+            chunk_index=work.chunk_index,
+            source_sha256=work.source_sha256,
+            settings_hash=self.settings_hash,
+            text=reply.text,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            cost_usd=cost_usd(self.price, reply.input_tokens, reply.output_tokens),
+            model=reply.model,
+            provider=self.provider_name,
+            retries=outcome.retries,
+            stop_reason=reply.stop_reason,
+            pieces=reply.pieces,
+            warning=reply.warning,
+        )
+        item = self.state.inputs[work.input_index]
+        self.results.put(result)
+        self._count(item, result)
+        if outcome.retries or reply.warning or work.chunk_index in item.notes:
+            self._note(item, work.chunk_index, outcome, warning=reply.warning)
+        self.checkpoint()
+        if reply.warning:
+            self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
+        self.emit(
+            ChunkFinished(
+                file=work.file_name,
+                chunk_index=work.chunk_index,
+                file_done=len(item.done),
+                file_total=item.chunk_count,
+                job_done=self.state.chunks_done,
+                job_total=self.state.chunks_total,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+            )
+        )
+        if len(item.done) == item.chunk_count:
+            self.write_output(work.input_index, item)
+
+    def fail_chunk(self, outcome: ChunkOutcome, error: ProviderError) -> None:
+        """A chunk that failed for good fails its file; the rest of the job goes on."""
+        work = outcome.item
+        item = self.state.inputs[work.input_index]
+        self._note(item, work.chunk_index, outcome, error=error.message)
+        self.record_error(error, "chunk", work)
+        self.checkpoint()
+        self.emit(ChunkFailed(work.file_name, work.chunk_index, error.message))
+
+    # --- state writes ---
+
+    def checkpoint(self) -> None:
+        now = self.clock()
+        self.state.active_seconds += now - self._mark
+        self._mark = now
+        self.store.save(self.state)
+
+    def record_error(self, exc: Exception, kind: str, item: WorkItem | None = None) -> None:
+        message = getattr(exc, "message", str(exc))
+        self.state.last_error = ErrorRecord(
+            message=message,
+            kind=kind,
+            at=utc_now(),
+            file=item.file_name if item else None,
+            chunk=item.chunk_index + 1 if item else None,
+        )
+
+    def write_output(self, index: int, item: InputState) -> None:
+        """Assemble one output from stored results in chunk order, streamed, atomically."""
+        target = Path(item.output)
+        ensure_dir(target.parent)
+        title = self.state.settings.title
+
+        def pieces() -> Iterator[bytes]:
+            if title:
+                yield f"# {title}\n\n".encode()
+            for piece in join_replies(self.results.iter_texts(index, item.chunk_count)):
+                yield piece.encode()
+            yield b"\n"
+
+        atomic_write(target, pieces(), mode=0o644)
+        item.written = True
+        self.checkpoint()
+        self.results.drop_input(index)
+        self.emit(FileWritten(source=item.path, output=item.output))
+
+    def _note(
+        self,
+        item: InputState,
+        chunk: int,
+        outcome: ChunkOutcome,
+        *,
+        warning: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Retries add up across runs; the rest describes the latest attempt."""
+        before = item.notes.get(chunk, ChunkNote())
+        item.notes[chunk] = ChunkNote(
+            before.retries + outcome.retries,
+            warning=warning,
+            error=error,
+            last_retry_error=outcome.last_retry_error or before.last_retry_error,
+        )
+
+    def _count(self, item: InputState, result: ChunkResult) -> None:
+        item.done.add(result.chunk_index)
+        self.state.input_tokens += result.input_tokens
+        self.state.output_tokens += result.output_tokens
+        if result.cost_usd is None:
+            self.state.cost_unknown_chunks += 1
+        else:
+            self.state.cost_usd += result.cost_usd
