@@ -31,6 +31,7 @@ from transcript_cli.state import InputState, JobState, Options, Settings
 STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
 DEFAULT_STATE_DIR = ".transcript-cli"
 LOCK_NAME = "job.lock"
+INPUT_DIR = "input"  # a piped transcript kept with its job (pipes.py); survives a restart
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -220,9 +221,9 @@ class JobStore:
         return False
 
     def reset(self, job_id: str) -> None:
-        """Empty a job's folder but keep its lock file, which the caller holds."""
+        """Empty a job's folder but keep its lock file, which the caller holds, and its input."""
         for entry in self.job_dir(job_id).iterdir():
-            if entry.name == LOCK_NAME:
+            if entry.name in (LOCK_NAME, INPUT_DIR):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)

@@ -7,6 +7,7 @@ Examples:
   transcript-cli run podcast.vtt
   transcript-cli run lectures/ --out notes --prompt summary-notes --language English
   transcript-cli run talk.srt --model claude-haiku-4-5 --chunk-chars 4000 -j 8
+  cat talk.srt | transcript-cli run - --out - > talk.md
   transcript-cli run talk.srt --json --quiet | jq .state
 
 Defaults come from transcript-cli.toml (see `transcript-cli config`)."""

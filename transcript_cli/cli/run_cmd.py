@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from transcript_cli.cli import run_options as ro
+from transcript_cli.cli import stdio
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_unfinished_job_ids
 from transcript_cli.cli.console import (
@@ -49,24 +50,33 @@ from transcript_cli.state import JobState, Options, Settings
 from transcript_cli.status_view import job_view
 
 
-def _finish(outcome: JobOutcome, *, as_json: bool, quiet: bool, state_dir: Path | None) -> None:
+def _finish(
+    store: JobStore,
+    outcome: JobOutcome,
+    *,
+    as_json: bool,
+    quiet: bool,
+    state_dir: Path | None,
+) -> None:
     state = outcome.state
     if as_json:
         print_json(_json_summary(state, state_dir, exit_code=EXIT_OK, error=None))
         return
+    # With --out - the cleaned text is stdout, and everything said goes to stderr.
+    say = err if stdio.emit(store, state) else out
     if outcome.already_done:
-        out.print(
+        say.print(
             f"Job {escape(state.job_id)} already completed at {state.completed_at}; "
             "outputs are in place (use --restart to run it again)."
         )
         return
     cost = "unknown" if state.cost_unknown_chunks else f"${state.cost_usd:.4f}"
-    out.print(
+    say.print(
         f"Done: {len(state.inputs)} file(s), {state.chunks_total} chunks, "
         f"{state.input_tokens:,} tokens in / {state.output_tokens:,} out, cost {cost}, "
         f"{_elapsed(state.active_seconds)}. Job {escape(state.job_id)}."
     )
-    if not quiet:
+    if not quiet and say is out:
         for item in state.inputs:
             out.print(f"  {escape(item.output)}")
 
@@ -130,6 +140,7 @@ def run(
     max_tokens: ro.MaxTokens = ro.DEFAULT_MAX_TOKENS,
     out_dir: ro.Out = ro.DEFAULT_OUT,
     name: ro.Name = None,
+    stdin_name: ro.StdinName = None,
     concurrency: ro.Concurrency = ro.DEFAULT_CONCURRENCY,
     max_retries: ro.MaxRetries = DEFAULT_MAX_RETRIES,
     timeout: ro.Timeout = DEFAULT_TIMEOUT,
@@ -172,6 +183,8 @@ def run(
     )
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
+    planned = stdio.plan(store, spec, stdin_name=stdin_name, as_json=as_json)
+    spec = planned.spec
 
     def decide(state: JobState) -> Existing:
         if resume_flag:
@@ -205,6 +218,7 @@ def run(
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
+            stdio.undo(store, planned)
             _exit_after(
                 store,
                 seen[0] if seen else None,
@@ -213,7 +227,7 @@ def run(
                 control=control,
                 state_dir=state_dir,
             )
-    _finish(outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
+    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
 
 
 def _exit_after(
@@ -293,7 +307,7 @@ def resume(
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
             _exit_after(store, job_id, exc, as_json=as_json, control=control, state_dir=state_dir)
-    _finish(outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
+    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
 
 
 def _only_unfinished(store: JobStore) -> str:

@@ -86,6 +86,14 @@ Name = Annotated[
     str | None,
     typer.Option("--name", help="Job id to use instead of a derived one.", show_default="derived"),
 ]
+StdinName = Annotated[
+    str | None,
+    typer.Option(
+        "--stdin-name",
+        help="File name for a transcript read from stdin (input -): its type and output name.",
+        show_default="stdin.<type found in the text>",
+    ),
+]
 Concurrency = Annotated[
     int, typer.Option("--concurrency", "-j", min=1, max=64, help=_CONCURRENCY_HELP)
 ]
