@@ -74,6 +74,47 @@ SOFT_FILLERS = frozenset(
     ]
 )
 SOFT_PHRASES = (("you", "know"), ("i", "mean"), ("kind", "of"), ("sort", "of"))
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+} | {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+}
+_SCALES = frozenset({"hundred", "thousand", "million", "billion"})
 _MAX_RESTART_GAP = 2  # words between a phrase and its repetition ("it, I mean, it")
 _UNSPACED_WEIGHT = 0.5  # two characters of Chinese or Japanese say about one word
 
@@ -103,17 +144,69 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Normalised tokens of `text`, hesitation fillers and [annotations] left out."""
+    """Normalised tokens of `text`, hesitation fillers and [annotations] left out.
+
+    Spelled-out English numbers become digits ("seventy two" and "72" are one token "72") and
+    "%" reads "percent": writing numbers as digits is the commonest faithful edit.
+    """
     masked = _ANNOTATION.sub(lambda m: " " * len(m.group(0)), text)
-    tokens = []
+    tokens: list[Token] = []
     for match in _TOKEN.finditer(masked):
-        norm = unicodedata.normalize("NFKC", match.group(0)).casefold()
-        norm = norm.replace("'", "").replace("’", "")
+        word = match.group(0)
+        norm = unicodedata.normalize("NFKC", word).casefold().replace("'", "").replace("’", "")
         if norm in HARD_FILLERS:
             continue
         weight = _UNSPACED_WEIGHT if len(norm) == 1 and _is_unspaced(norm) else 1.0
         tokens.append(Token(norm, match.start(), match.end(), weight))
-    return tokens
+        if word[-1].isdigit() and masked.startswith("%", match.end()):
+            tokens.append(Token("percent", match.end(), match.end() + 1, 1.0))
+    return numbers_as_digits(tokens)
+
+
+def numbers_as_digits(tokens: Sequence[Token]) -> list[Token]:
+    """Runs of English number words as one token of digits; other tokens as they are."""
+    merged: list[Token] = []
+    n = 0
+    while n < len(tokens):
+        end = n
+        while end < len(tokens) and tokens[end].norm in _NUMBER_WORDS:
+            end += 1
+        # "hundred" or "thousand" alone ("hundreds of them") is a word, not a number.
+        if end > n and tokens[n].norm not in _SCALES:
+            run = tokens[n:end]
+            merged.append(Token(_digits([t.norm for t in run]), run[0].start, run[-1].end, 1.0))
+            n = end
+        else:
+            merged.append(tokens[n])
+            n += 1
+    return merged
+
+
+def _digits(words: Sequence[str]) -> str:
+    """ "seventy two" -> "72", "three hundred five" -> "305", "nineteen seventy" -> "1970"."""
+    groups: list[int] = []  # finished values said one after another (years, codes)
+    total = current = 0
+    open_group = False
+    last_small = ""  # "unit", "teen" or "ten": what may follow in the same group
+    for word in words:
+        value = _NUMBER_WORDS[word]
+        if word in _SCALES:
+            current = max(current, 1) * value
+            if value > 100:
+                total += current
+                current = 0
+            last_small = ""
+        else:
+            kind = "ten" if value >= 20 else "teen" if value >= 10 else "unit"
+            follows = (last_small == "ten" and kind == "unit") or (not last_small and open_group)
+            if open_group and not follows:
+                groups.append(total + current)
+                total = current = 0
+            current += value
+            last_small = kind
+        open_group = True
+    groups.append(total + current)
+    return "".join(str(g) for g in groups)
 
 
 def _is_unspaced(char: str) -> bool:
