@@ -72,7 +72,8 @@ def test_markdown_with_timestamps_and_front_matter() -> None:
     }
     assert body == (
         "# Ocean\n\n[00:00:00] Welcome, everyone, to the third lecture.\n\n"
-        "[00:12:30] Today we talk about the ocean.\n\n[00:16:40] It stores heat, and that matters.\n"
+        "[00:12:30] Today we talk about the ocean.\n\n"
+        "[00:16:40] It stores heat, and that matters.\n"
     )
 
 
