@@ -218,6 +218,8 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
             "error": None,
             # What the retry was for, with the key the fake echoed redacted.
             "last_retry_error": "API error 529: overloaded_error: overloaded [redacted]",
+            "coverage": None,
+            "invention": None,
         }
     ]
     assert done["files"] == [

@@ -16,6 +16,7 @@ from transcript_cli.atomicio import atomic_write
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import CheckpointError, Command, Hint
 from transcript_cli.state import (
+    OUTPUT_FORMATS,
     STATUSES,
     ChunkNote,
     ErrorRecord,
@@ -251,6 +252,11 @@ class FieldValidator:
             return None
         return self.get(d, key, kind)
 
+    def opt_number(self, d: dict[str, Any], key: str) -> float | None:
+        if d.get(key) is None:
+            return None
+        return float(self.get(d, key, (int, float)))
+
     def settings(self, top: dict[str, Any]) -> Settings:
         """`settings`, checked against `settings_hash` beside it."""
         s = self.obj(top.get("settings"), "settings")
@@ -264,7 +270,12 @@ class FieldValidator:
             chunk_chars=self.get(s, "chunk_chars", int),
             context_chars=self.get(s, "context_chars", int),
             max_tokens=self.get(s, "max_tokens", int),
+            output_format=self.opt(s, "output_format", str) or "md",
+            timestamps=bool(self.opt(s, "timestamps", bool)),
+            front_matter=bool(self.opt(s, "front_matter", bool)),
         )
+        if settings.output_format not in OUTPUT_FORMATS:
+            raise self.fail(f"unknown output format {settings.output_format!r}")
         if self.get(top, "settings_hash", str) != settings.digest():
             raise self.fail("settings do not match their hash")
         return settings
@@ -326,5 +337,7 @@ class FieldValidator:
                 warning=self.opt(e, "warning", str),
                 error=self.opt(e, "error", str),
                 last_retry_error=self.opt(e, "last_retry_error", str),
+                coverage=self.opt_number(e, "coverage"),
+                invention=self.opt_number(e, "invention"),
             )
         return notes

@@ -63,12 +63,12 @@ def make_job_id(label: str, inputs: Sequence[Path], settings: Settings) -> str:
     return f"{slug}-{digest.hexdigest()[:8]}"
 
 
-def output_paths(inputs: Sequence[Path], out_dir: Path) -> list[Path]:
+def output_paths(inputs: Sequence[Path], out_dir: Path, suffix: str = ".md") -> list[Path]:
     """`<out>/<stem>.md` for each input; two inputs may not claim one output."""
     seen: dict[Path, Path] = {}
     result = []
     for path in inputs:
-        target = out_dir / f"{path.stem}.md"
+        target = out_dir / f"{path.stem}{suffix}"
         if target in seen:
             raise UsageError(
                 f"{path}: would write the same output {target} as {seen[target]}; "
@@ -82,7 +82,9 @@ def output_paths(inputs: Sequence[Path], out_dir: Path) -> list[Path]:
 def plan_inputs(inputs: Sequence[Path], settings: Settings, out_dir: Path) -> list[InputState]:
     """Read, validate and count every input before anything is written or paid for."""
     planned = []
-    for path, target in zip(inputs, output_paths(inputs, out_dir), strict=True):
+    for path, target in zip(
+        inputs, output_paths(inputs, out_dir, f".{settings.output_format}"), strict=True
+    ):
         source = load_source(path, settings.chunk_chars, settings.context_chars)
         planned.append(
             InputState(

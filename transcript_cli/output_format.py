@@ -14,19 +14,15 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from transcript_cli.seams import separator as seam_separator
+from transcript_cli.state import OUTPUT_FORMATS as OUTPUT_FORMATS
 from transcript_cli.timing import Anchor, stamp
 
-OUTPUT_FORMATS = ("md", "txt", "json")
 OUTPUT_SCHEMA = "transcript-cli/output"
 OUTPUT_VERSION = 1
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 
 Separator = Callable[[str, str], str]
-
-
-def paragraph_break(before: str, after: str) -> str:
-    """The seam between two replies when no other rule is given: a paragraph break."""
-    return "\n\n"
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ def render(
     pieces: Iterable[Piece],
     spec: OutputSpec,
     meta: OutputMeta,
-    separator: Separator = paragraph_break,
+    separator: Separator = seam_separator,
 ) -> Iterator[bytes]:
     """The bytes of one output file, in order."""
     if spec.fmt == "json":

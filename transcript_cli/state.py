@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Literal
 
 from transcript_cli import __version__
 from transcript_cli.chunkset import ChunkSet
 
+OUTPUT_FORMATS = ("md", "txt", "json")
 Status = Literal["running", "paused", "failed", "completed"]
 STATUSES: tuple[Status, ...] = ("running", "paused", "failed", "completed")
 
@@ -37,10 +38,19 @@ class Settings:
     chunk_chars: int
     context_chars: int
     max_tokens: int
+    # Fields added later have defaults and are left out of the hash at their default, so a job
+    # made before they existed keeps its hash (and its id).
+    output_format: str = "md"  # md | txt | json
+    timestamps: bool = False  # paragraphs start with the source time of their first word
+    front_matter: bool = False  # YAML front matter atop a Markdown output
 
     def digest(self) -> str:
         """Stable hash of the settings, stored beside them and checked on load."""
-        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        values = asdict(self)
+        for spec in fields(self):
+            if spec.default is not MISSING and values[spec.name] == spec.default:
+                del values[spec.name]
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -75,6 +85,10 @@ class ChunkNote:
     warning: str | None = None  # suspicious output, kept
     error: str | None = None  # failed permanently; `resume --retry-failed` clears it
     last_retry_error: str | None = None  # what the latest retry was for
+    # Fidelity figures of a flagged reply (verbatim prompts): share of the part's words kept,
+    # share of the reply's words not in the part.
+    coverage: float | None = None
+    invention: float | None = None
 
 
 @dataclass(frozen=True)

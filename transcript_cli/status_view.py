@@ -17,6 +17,8 @@ class ChunkView(TypedDict):
     warning: str | None
     error: str | None
     last_retry_error: str | None
+    coverage: float | None  # fidelity of a flagged reply: share of the part's words kept
+    invention: float | None  # and share of the reply's words not in the part
 
 
 class FileView(TypedDict):
@@ -104,6 +106,8 @@ def job_view(state: JobState, *, running: bool, resume_command: str) -> JobView:
                         "warning": note.warning,
                         "error": note.error,
                         "last_retry_error": note.last_retry_error,
+                        "coverage": _share(note.coverage),
+                        "invention": _share(note.invention),
                     }
                     for index, note in sorted(item.notes.items())
                 ],
@@ -139,3 +143,7 @@ def damaged_view(job_id: str, message: str, job_dir: Path) -> JobView:
         "resume_command": None,
         "files": [],
     }
+
+
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from transcript_cli.providers import DEFAULT_MODEL, PROVIDERS
 from transcript_cli.providers.offline import OFFLINE_MODEL
+from transcript_cli.state import OUTPUT_FORMATS
 
 DEFAULT_CHUNK_CHARS = 6000
 DEFAULT_CONTEXT_CHARS = 300
@@ -80,6 +82,30 @@ Out = Annotated[
         "--out",
         "-o",
         help="Folder for the cleaned <stem>.md files, or - for stdout (one input only).",
+    ),
+]
+Format = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        click_type=click.Choice(OUTPUT_FORMATS),
+        help="Output file type: md (Markdown), txt, or json (paragraphs with source times).",
+    ),
+]
+Timestamps = Annotated[
+    bool,
+    typer.Option(
+        "--timestamps",
+        help="Start each paragraph with the source time of its first word, [HH:MM:SS] "
+        "(timed inputs: SRT, VTT, Whisper JSON).",
+    ),
+]
+FrontMatter = Annotated[
+    bool,
+    typer.Option(
+        "--front-matter",
+        help="Put YAML front matter (source, model, prompt, tokens, cost, date) atop each "
+        ".md output.",
     ),
 ]
 Name = Annotated[
