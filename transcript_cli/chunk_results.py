@@ -52,8 +52,8 @@ def _checksum(fields: dict[str, object]) -> str:
 class ResultStore:
     """Chunk results of one job under `<job>/chunks/<input>/<chunk>.json`."""
 
-    def __init__(self, job_dir: Path) -> None:
-        self.root = job_dir / CHUNKS_DIR
+    def __init__(self, job_dir: Path, folder: str = CHUNKS_DIR) -> None:
+        self.root = job_dir / folder
 
     def _path(self, input_index: int, chunk_index: int) -> Path:
         return self.root / str(input_index) / f"{chunk_index}.json"
