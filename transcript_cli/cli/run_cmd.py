@@ -139,7 +139,7 @@ def run(
     context_chars: ro.ContextChars = ro.DEFAULT_CONTEXT_CHARS,
     max_tokens: ro.MaxTokens = ro.DEFAULT_MAX_TOKENS,
     out_dir: ro.Out = ro.DEFAULT_OUT,
-    output_format: ro.Format = "md",
+    output_format: ro.Format = ro.DEFAULT_FORMAT,
     timestamps: ro.Timestamps = False,
     front_matter: ro.FrontMatter = False,
     name: ro.Name = None,
@@ -164,7 +164,7 @@ def run(
         raise UsageError(f"unknown provider '{provider}' (choose from: {', '.join(PROVIDERS)})")
     if context_chars >= chunk_chars:
         raise UsageError("--context-chars must be smaller than --chunk-chars")
-    if front_matter and output_format != "md":
+    if front_matter and output_format.value != "md":
         raise UsageError("--front-matter needs --format md (JSON outputs carry the same fields)")
     template = load_prompt(prompt)
     settings = Settings(
@@ -177,7 +177,7 @@ def run(
         chunk_chars=chunk_chars,
         context_chars=context_chars,
         max_tokens=max_tokens,
-        output_format=output_format,
+        output_format=output_format.value,
         timestamps=timestamps,
         front_matter=front_matter,
     )

@@ -7,10 +7,10 @@ None, meaning "keep the job's own".
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from transcript_cli.providers import DEFAULT_MODEL, PROVIDERS
@@ -84,11 +84,22 @@ Out = Annotated[
         help="Folder for the cleaned <stem>.md files, or - for stdout (one input only).",
     ),
 ]
+
+
+class OutputFormat(StrEnum):
+    """--format's choices (state.OUTPUT_FORMATS), as an Enum so Typer checks them."""
+
+    md = "md"
+    txt = "txt"
+    json = "json"
+
+
+assert tuple(f.value for f in OutputFormat) == OUTPUT_FORMATS
+DEFAULT_FORMAT = OutputFormat.md
 Format = Annotated[
-    str,
+    OutputFormat,
     typer.Option(
         "--format",
-        click_type=click.Choice(OUTPUT_FORMATS),
         help="Output file type: md (Markdown), txt, or json (paragraphs with source times).",
     ),
 ]
