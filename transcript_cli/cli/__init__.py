@@ -10,6 +10,7 @@ from transcript_cli.cli import (  # noqa: F401 - registers the commands
     config_cmd,
     jobs_cmd,
     repair_cmd,
+    review_cmd,
     run_cmd,
 )
 from transcript_cli.cli.app import app
