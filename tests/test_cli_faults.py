@@ -205,10 +205,10 @@ def test_suspicious_reply_is_kept_with_a_warning_or_fails_under_strict(
     fake_api.fail_when(marker, Fault(text="Too short."), times=-1)
     code, err = _run(cli, src)
     assert code == 0, err
-    assert "warning:" in err and "of the source's length" in err
+    assert "warning:" in err and "fidelity: kept 0% of the part's words" in err
     status = _status(cli)
     (noted,) = [c for f in status["files"] for c in f["chunks"]]  # type: ignore[union-attr]
-    assert "of the source's length" in noted["warning"] and noted["error"] is None
+    assert "kept 0% of the part's words" in noted["warning"] and noted["error"] is None
     assert "Too short." in _output(cli)
 
     result = cli("run", str(src), "--chunk-chars", CHUNK, "--name", "strict", "--strict")

@@ -56,37 +56,32 @@ def test_good_reply_passes() -> None:
     check_reply("Clean text.", "end_turn", 100)
 
 
-SOURCE = "word " * 100  # 500 characters
+SOURCE = " ".join(f"Point number {n} is about topic {n % 5}." for n in range(20))
 
 
-@pytest.mark.parametrize(
-    ("text", "warned"),
-    [
-        ("w" * 400, False),
-        ("w" * 160, False),  # 32 %: just above the floor
-        ("w" * 140, True),
-        ("w" * 790, False),
-        ("w" * 820, True),
-    ],
-)
-def test_length_ratio_bounds_for_the_clean_prompt(text: str, warned: bool) -> None:
-    found = inspect_reply("clean", SOURCE, text)
-    assert (found is not None) is warned
-    if found:
-        assert "of the source's length" in found.message
+def test_a_verbatim_reply_that_drops_half_is_suspicious_with_both_figures() -> None:
+    half = SOURCE[: len(SOURCE) // 2]
+    found = inspect_reply(SOURCE, half, verbatim=True)
+    assert found is not None and found.fidelity is not None
+    assert found.fidelity.coverage < 0.6
+    assert "kept" in found.message and "of the reply's words are not in the part" in found.message
 
 
-def test_summaries_are_not_held_to_the_length_band() -> None:
-    assert inspect_reply("summary-notes", SOURCE, "- one note") is None
+def test_a_faithful_verbatim_reply_is_not_suspicious() -> None:
+    assert inspect_reply(SOURCE, SOURCE.upper().replace(".", ","), verbatim=True) is None
+
+
+def test_summaries_get_no_fidelity_check() -> None:
+    assert inspect_reply(SOURCE, "- one note", verbatim=False) is None
 
 
 def test_echoed_prompt_markers_are_suspicious_for_any_prompt() -> None:
-    found = inspect_reply("summary-notes", SOURCE, "<transcript>\nword word\n</transcript>")
+    found = inspect_reply(SOURCE, "<transcript>\nword word\n</transcript>", verbatim=False)
     assert found is not None and "<transcript>" in found.message
 
 
-def test_short_sources_are_not_judged_by_length() -> None:
-    assert inspect_reply("clean", "um, uh, yeah.", "Yeah.") is None
+def test_short_parts_are_not_judged_by_shares() -> None:
+    assert inspect_reply("um, uh, yeah.", "Yeah.", verbatim=True) is None
 
 
 def _request(source: str, context: str = "the end of before") -> ChunkRequest:

@@ -249,6 +249,7 @@ def test_repair_needs_a_manifest_or_a_readable_checkpoint(cli: Cli, forked: Runn
     assert sorted(p.name for p in (cli.state_dir / "lost").iterdir()) == [
         "checkpoint.json",
         "job.lock",
+        "replies",  # kept for `review` once the output was written
     ]
     assert unknown.returncode == 2, unknown
     assert_one_line_error(unknown, "no job named 'nope'")

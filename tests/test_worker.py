@@ -13,13 +13,13 @@ from tests.conftest import sentences
 from tests.fakes import ScriptedProvider, reply
 from transcript_cli.errors import PermanentProviderError, ProviderError, TransientProviderError
 from transcript_cli.events import ChunkRetrying, Event
-from transcript_cli.failures import UnusableReply
+from transcript_cli.failures import SuspiciousReply, UnusableReply
 from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.prompts import render_user_message
 from transcript_cli.providers.base import ChunkRequest
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem
-from transcript_cli.worker import MAX_SPLIT_DEPTH, ChunkWorker, SuspiciousReply
+from transcript_cli.worker import MAX_SPLIT_DEPTH, ChunkWorker
 
 # Waits capped at 2 ms (`initial_wait` stays 1: tenacity warns about any other value).
 FAST = RetryPolicy(max_retries=3, max_wait=0.002, jitter=0.0)
@@ -51,9 +51,9 @@ def work(
         Pacer(PacingPolicy(max_in_flight=1)),
         policy,
         pause=pause or threading.Event(),
-        prompt_name="clean",
         strict=strict,
         emit=(events.append if events is not None else lambda e: None),
+        verbatim=True,
     )
     return worker.run(chunk or item())
 
@@ -160,9 +160,11 @@ def test_suspicious_output_is_kept_with_a_warning_or_failed_under_strict() -> No
     shouting = ScriptedProvider(lambda r, n: reply("Nothing."))
     kept = work(shouting)
     assert kept.reply is not None and kept.reply.warning is not None
-    assert "source's length" in kept.reply.warning
+    assert "fidelity: kept 0% of the part's words" in kept.reply.warning
+    assert kept.reply.fidelity is not None and kept.reply.fidelity.coverage == 0
     refused = work(ScriptedProvider(lambda r, n: reply("Nothing.")), strict=True)
     assert isinstance(refused.error, SuspiciousReply)
+    assert refused.error.reply == "Nothing." and refused.error.fidelity is not None
 
 
 def test_a_pause_during_a_retry_wait_sends_nothing_more() -> None:

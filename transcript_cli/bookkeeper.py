@@ -36,11 +36,13 @@ from transcript_cli.events import (
     JobStarted,
     ignore_events,
 )
-from transcript_cli.failures import Scope, scope_of
+from transcript_cli.failures import Scope, SuspiciousReply, scope_of
+from transcript_cli.fidelity import Fidelity
 from transcript_cli.job import JobStore
+from transcript_cli.outputs import output_bytes
 from transcript_cli.pricing import cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate
-from transcript_cli.seams import join_replies
+from transcript_cli.reply_archive import ReplyArchive
 from transcript_cli.sources import load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
@@ -241,7 +243,9 @@ class Bookkeeper:
         self.results.put(result)
         self._count(item, result)
         if outcome.retries or reply.warning or work.chunk_index in item.notes:
-            self._note(item, work.chunk_index, outcome, warning=reply.warning)
+            self._note(
+                item, work.chunk_index, outcome, warning=reply.warning, fidelity=reply.fidelity
+            )
         self.checkpoint()
         if reply.warning:
             self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
@@ -264,7 +268,13 @@ class Bookkeeper:
         """A chunk that failed for good fails its file; the rest of the job goes on."""
         work = outcome.item
         item = self.state.inputs[work.input_index]
-        self._note(item, work.chunk_index, outcome, error=error.message)
+        refused = error if isinstance(error, SuspiciousReply) else None
+        if refused is not None:
+            # Kept before the checkpoint names it, so `review` finds what --strict refused.
+            archive = ReplyArchive(self.job_dir)
+            archive.reject(work.input_index, work.chunk_index, refused.reply, error.message)
+        fidelity = refused.fidelity if refused else None
+        self._note(item, work.chunk_index, outcome, error=error.message, fidelity=fidelity)
         self.record_error(error, "chunk", work)
         self.checkpoint()
         self.emit(ChunkFailed(work.file_name, work.chunk_index, error.message))
@@ -291,19 +301,10 @@ class Bookkeeper:
         """Assemble one output from stored results in chunk order, streamed, atomically."""
         target = Path(item.output)
         ensure_dir(target.parent)
-        title = self.state.settings.title
-
-        def pieces() -> Iterator[bytes]:
-            if title:
-                yield f"# {title}\n\n".encode()
-            for piece in join_replies(self.results.iter_texts(index, item.chunk_count)):
-                yield piece.encode()
-            yield b"\n"
-
-        atomic_write(target, pieces(), mode=0o644)
+        atomic_write(target, output_bytes(self.state, index, item, self.results), mode=0o644)
         item.written = True
         self.checkpoint()
-        self.results.drop_input(index)
+        ReplyArchive(self.job_dir).keep(index)  # for `review`, until `clear`
         self.emit(FileWritten(source=item.path, output=item.output))
 
     def _note(
@@ -314,6 +315,7 @@ class Bookkeeper:
         *,
         warning: str | None = None,
         error: str | None = None,
+        fidelity: Fidelity | None = None,
     ) -> None:
         """Retries add up across runs; the rest describes the latest attempt."""
         before = item.notes.get(chunk, ChunkNote())
@@ -322,6 +324,8 @@ class Bookkeeper:
             warning=warning,
             error=error,
             last_retry_error=outcome.last_retry_error or before.last_retry_error,
+            coverage=fidelity.coverage if fidelity else None,
+            invention=fidelity.invention if fidelity else None,
         )
 
     def _count(self, item: InputState, result: ChunkResult) -> None:

@@ -100,7 +100,12 @@ class ResultStore:
         return found
 
     def iter_texts(self, input_index: int, chunk_count: int) -> Iterator[str]:
-        """Texts in chunk order, one at a time, for streaming an output file.
+        """Texts in chunk order, one at a time, for streaming an output file."""
+        for result in self.iter_results(input_index, chunk_count):
+            yield result.text
+
+    def iter_results(self, input_index: int, chunk_count: int) -> Iterator[ChunkResult]:
+        """Results in chunk order, one at a time.
 
         A result the checkpoint counts as done but that is missing or fails its checksum is a
         CheckpointError (not an OSError, which would read as a failed write).
@@ -115,7 +120,7 @@ class ResultStore:
                     ("run `", Command("repair", job_id), "` so that resume redoes that chunk"),
                     job_id=job_id,
                 )
-            yield result.text
+            yield result
 
     def drop_input(self, input_index: int) -> None:
         """Forget one input's texts once its output is written."""

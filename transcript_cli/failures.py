@@ -9,8 +9,9 @@
   `max_tokens`, a refusal. The chunk is split in smaller pieces and tried again (an empty reply
   is first asked once more as it is); if that fails too, the chunk fails its file and the other
   files go on.
-- suspicious output: a reply far shorter or longer than its source, or one that echoes the
-  prompt's own markers. Kept with a warning (or failed under `--strict`).
+- suspicious output: a reply that echoes the prompt's own markers, or, for a verbatim prompt,
+  one that drops or adds too much of its part (fidelity.py). Kept with a warning (or failed
+  under `--strict`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from dataclasses import dataclass
 from enum import Enum
 
 from transcript_cli.errors import PermanentProviderError, ProviderError, TransientProviderError
+from transcript_cli.fidelity import Fidelity, measure
 
 CHUNK_STATUSES = frozenset({400, 413, 422})
 # Markers our prompts wrap the transcript in; a reply that contains them echoed the prompt.
 PROMPT_MARKERS = ("<context>", "</context>", "<transcript>", "</transcript>")
-# Cleaned text normally keeps most of its source's length; prompts that summarise do not.
-LENGTH_BOUNDS: dict[str, tuple[float, float]] = {"clean": (0.30, 1.60)}
-# Below this a length ratio says little (a few words of "um, uh, yeah").
-_MIN_SOURCE_FOR_RATIO = 200
 
 
 class Scope(Enum):
@@ -66,25 +64,36 @@ def check_reply(text: str, stop_reason: str, max_tokens: int) -> None:
         raise EmptyReply("the model returned an empty reply")
 
 
+class SuspiciousReply(UnusableReply):
+    """Under --strict, a reply that looks wrong fails its chunk instead of being kept.
+
+    It carries the refused text, so `review` can show it, and the fidelity figures if any.
+    """
+
+    def __init__(self, message: str, *, reply: str, fidelity: Fidelity | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+        self.fidelity = fidelity
+
+
 @dataclass(frozen=True)
 class Suspicion:
     """Why a reply looks wrong, though the API said it was fine."""
 
     message: str
+    fidelity: Fidelity | None = None  # the figures, when the fidelity check flagged it
 
 
-def inspect_reply(prompt_name: str, source: str, text: str) -> Suspicion | None:
-    """A warning for replies that echo the prompt or stray far from the source's length."""
+def inspect_reply(source: str, text: str, *, verbatim: bool) -> Suspicion | None:
+    """A warning for replies that echo the prompt or, for a verbatim prompt, stray from the part.
+
+    Prompts that summarise (not verbatim) get no fidelity check: their replies are meant to be
+    shorter and reworded.
+    """
     for marker in PROMPT_MARKERS:
         if marker in text:
             return Suspicion(f"reply echoes the prompt marker {marker}")
-    bounds = LENGTH_BOUNDS.get(prompt_name)
-    if bounds is None or len(source) < _MIN_SOURCE_FOR_RATIO:
-        return None
-    ratio = len(text) / len(source)
-    low, high = bounds
-    if ratio < low or ratio > high:
-        return Suspicion(
-            f"reply is {ratio:.0%} of the source's length (expected {low:.0%}-{high:.0%})"
-        )
+    if verbatim:
+        found = measure(source, text)
+        return Suspicion(found.message(), found) if found.flagged else None
     return None

@@ -66,9 +66,9 @@ class LiveScheduler:
             self.pacer,
             self.policy,
             pause=control.pause,
-            prompt_name=book.state.settings.prompt_name,
             strict=self.options.strict,
             emit=emit,
+            verbatim=book.template.verbatim,
         )
         self._last_sign_of_life = self.clock()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk")

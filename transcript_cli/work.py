@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transcript_cli.chunking import Chunk
+from transcript_cli.fidelity import Fidelity
 from transcript_cli.prompts import PromptTemplate, render_user_message
 from transcript_cli.providers.base import ChunkRequest
 from transcript_cli.state import Settings
@@ -41,6 +42,7 @@ class Reply:
     stop_reason: str
     pieces: int
     warning: str | None
+    fidelity: Fidelity | None = None  # set when the fidelity check flagged the reply
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from transcript_cli.events import ChunkRetrying, Event
 from transcript_cli.failures import (
     EmptyReply,
     Scope,
-    UnusableReply,
+    SuspiciousReply,
     check_reply,
     inspect_reply,
     scope_of,
@@ -82,10 +82,6 @@ class _Retries:
         self.last = reason
 
 
-class SuspiciousReply(UnusableReply):
-    """Under --strict, a reply that looks wrong fails its chunk instead of being kept."""
-
-
 class ChunkWorker:
     """Does one chunk; shared by every worker thread of a job (it keeps no per-chunk state)."""
 
@@ -96,17 +92,17 @@ class ChunkWorker:
         policy: RetryPolicy,
         *,
         pause: threading.Event,
-        prompt_name: str,
         strict: bool,
         emit: Callable[[Event], None],
+        verbatim: bool = False,
     ) -> None:
         self.provider = provider
         self.pacer = pacer
         self.policy = policy
         self.pause = pause
-        self.prompt_name = prompt_name
         self.strict = strict
         self.emit = emit
+        self.verbatim = verbatim
 
     def sleep(self, seconds: float) -> None:
         """A retry wait that a pause cuts short."""
@@ -193,9 +189,11 @@ class ChunkWorker:
 
     def _combine(self, item: WorkItem, completions: list[Completion]) -> Reply:
         text = join_all(c.text for c in completions)
-        suspicion = inspect_reply(self.prompt_name, item.request.source, text)
+        suspicion = inspect_reply(item.request.source, text, verbatim=self.verbatim)
         if suspicion is not None and self.strict:
-            raise SuspiciousReply(suspicion.message + " (--strict)")
+            raise SuspiciousReply(
+                suspicion.message + " (--strict)", reply=text, fidelity=suspicion.fidelity
+            )
         return Reply(
             text=text,
             input_tokens=sum(c.input_tokens for c in completions),
@@ -204,4 +202,5 @@ class ChunkWorker:
             stop_reason=completions[-1].stop_reason,
             pieces=len(completions),
             warning=suspicion.message if suspicion else None,
+            fidelity=suspicion.fidelity if suspicion else None,
         )

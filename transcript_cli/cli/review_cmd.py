@@ -11,8 +11,8 @@ from rich.text import Text
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import name_state_dir, out, print_json
-from transcript_cli.errors import TranscriptCliError
+from transcript_cli.cli.console import out, print_json
+from transcript_cli.cli.hints import use_state_dir
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.review import ReviewEntry, review
 from transcript_cli.word_diff import Span, plain
@@ -104,12 +104,9 @@ def review_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Show flagged chunks (or one) as a word-level diff of the part and the reply."""
+    use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
-    try:
-        entries = review(store, job, file, chunk)
-    except TranscriptCliError as exc:
-        exc.message = name_state_dir(exc.message, job, state_dir)
-        raise
+    entries = review(store, job, file, chunk)
     if as_json:
         print_json([_as_json(e) for e in entries])
         return
