@@ -57,6 +57,8 @@ class Fault:
     delay: float = 0.0  # sleep before answering (a slow reply)
     body: bytes | None = None  # raw 200 body instead of a message (e.g. invalid JSON)
     text: str | None = None  # reply text instead of the derived one (e.g. "")
+    # reply text made from the transcript part instead of the derived one (drops, inventions)
+    transform: Callable[[str], str] | None = None
     stop_reason: str | None = None  # e.g. "max_tokens"
     error_code: str | None = None  # `error.details.error_code`, e.g. a spend limit's
 
@@ -301,6 +303,8 @@ class FakeAnthropic:
             return 200
         if fault.text is not None:
             text = fault.text
+        elif fault.transform is not None:
+            text = fault.transform(transcript)
         elif self.replier is not None:
             text = self.replier(transcript, _user_message(body))
         else:

@@ -43,7 +43,8 @@ def _header(entry: ReviewEntry) -> str:
     if note is not None and note.warning:
         return f"{head}: warning: {note.warning}"
     if entry.fidelity is not None:
-        return f"{head}: {entry.fidelity.message()}"
+        verdict = "flagged" if entry.fidelity.flagged else "not flagged"
+        return f"{head}: {verdict}: {entry.fidelity.message()}"
     return head
 
 
@@ -67,7 +68,7 @@ def _show(entry: ReviewEntry) -> None:
         return
     if entry.reply.rejected:
         out.print("  the reply below was refused under --strict; the output does not hold it")
-    out.print(_diff(entry.spans))
+    out.print(_diff(entry.spans), markup=False)
 
 
 def _as_json(entry: ReviewEntry) -> dict[str, Any]:
