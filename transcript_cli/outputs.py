@@ -82,8 +82,7 @@ def timed_segments(path: Path) -> list[TimedText] | None:
     """The input's segments with their times, or None if it has none (plain text)."""
     timed = []
     for segment in read_transcript(path).segments:
-        start, end = getattr(segment, "start", None), getattr(segment, "end", None)
-        if start is None or end is None:
+        if segment.start is None or segment.end is None:
             return None
-        timed.append(TimedText(str(getattr(segment, "text", segment)), start, end))
+        timed.append(TimedText(segment.text, segment.start, segment.end))
     return timed
