@@ -69,6 +69,10 @@ def output_paths(inputs: Sequence[Path], out_dir: Path, suffix: str = ".md") -> 
     result = []
     for path in inputs:
         target = out_dir / f"{path.stem}{suffix}"
+        if target.resolve() == path.resolve():
+            raise UsageError(
+                f"{path}: its output would overwrite it; choose another --out or --format"
+            )
         if target in seen:
             raise UsageError(
                 f"{path}: would write the same output {target} as {seen[target]}; "
