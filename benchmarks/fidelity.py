@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from transcript_cli.chunking import split_chunks  # noqa: E402
 from transcript_cli.errors import TranscriptCliError  # noqa: E402
-from transcript_cli.fidelity import DEFAULT_THRESHOLDS, measure  # noqa: E402
+from transcript_cli.fidelity import DEFAULT_THRESHOLDS, Thresholds, measure  # noqa: E402
 from transcript_cli.formats import SUFFIXES, read_transcript  # noqa: E402
 from transcript_cli.providers.offline import clean_text  # noqa: E402
 
@@ -57,11 +57,15 @@ _SPELLED = re.compile(
 _SWAPS = ("there", "their", "then", "than", "affect", "effect", "accept", "except", "weather")
 
 
-def corpus_files() -> list[Path]:
+def corpus_files(roots: list[Path]) -> list[Path]:
     found = []
-    for root in CORPUS:
+    for root in roots:
         if root.is_dir():
-            found += sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES)
+            found += sorted(
+                p
+                for p in root.rglob("*")
+                if p.suffix.lower() in SUFFIXES and not p.name.endswith(".expected.txt")
+            )
     return found
 
 
@@ -146,15 +150,24 @@ def main() -> None:
     parser.add_argument("--chunk-chars", type=int, nargs="+", default=[400, 1000, 6000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--verbose", action="store_true", help="show flagged faithful replies")
+    parser.add_argument(
+        "--corpus", type=Path, nargs="+", default=list(CORPUS), help="folders of transcripts"
+    )
+    d = DEFAULT_THRESHOLDS
+    parser.add_argument("--min-coverage", type=float, default=d.min_coverage)
+    parser.add_argument("--max-invention", type=float, default=d.max_invention)
+    parser.add_argument("--max-run", type=float, default=d.max_invented_run)
+    parser.add_argument("--min-words", type=float, default=d.min_words_for_shares)
     args = parser.parse_args()
-    files = corpus_files()
-    t = DEFAULT_THRESHOLDS
+    files = corpus_files(args.corpus)
+    t = Thresholds(args.min_coverage, args.max_invention, args.max_run, args.min_words)
     print(
         f"thresholds: coverage >= {t.min_coverage:.0%}, invention <= {t.max_invention:.0%} "
         f"(parts of {t.min_words_for_shares:g}+ words), fewer than {t.max_invented_run:g} "
         "new words in a row"
     )
-    print(f"corpus: {len(files)} files under samples/ and tests/fixtures/")
+    roots = ", ".join(str(c.relative_to(REPO) if c.is_relative_to(REPO) else c) for c in args.corpus)
+    print(f"corpus: {len(files)} files under {roots}")
     for chunk_chars in args.chunk_chars:
         rng = random.Random(args.seed)
         tallies = {
@@ -174,12 +187,12 @@ def main() -> None:
             edited = editor(source, rng)
             for name, reply in (("offline", clean), ("editor", edited)):
                 started = time.perf_counter()
-                result = measure(source, reply)
+                result = measure(source, reply, t)
                 seconds += time.perf_counter() - started
                 tallies[name].add(result.flagged, f"{path.name}: {result.message()}")
-            words = measure(source, edited).source_words
+            words = measure(source, edited, t).source_words
             for name, make in cases:
-                result = measure(source, make(source, edited, words, rng))
+                result = measure(source, make(source, edited, words, rng), t)
                 tallies[name].add(result.flagged, f"{path.name}: {result.message()}")
         print(f"\n--chunk-chars {chunk_chars}: {count} parts")
         print(f"  false positives, offline cleaner   {tallies['offline'].rate()}")

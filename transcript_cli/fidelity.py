@@ -127,7 +127,7 @@ class Thresholds:
     max_invention: float = 0.10
     max_invented_run: float = 8.0  # words in a row with no counterpart
     # Below this many words a share says little ("um, yeah, okay"); the run check still applies.
-    min_words_for_shares: float = 20.0
+    min_words_for_shares: float = 10.0
 
 
 DEFAULT_THRESHOLDS = Thresholds()
