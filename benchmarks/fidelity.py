@@ -166,7 +166,8 @@ def main() -> None:
         f"(parts of {t.min_words_for_shares:g}+ words), fewer than {t.max_invented_run:g} "
         "new words in a row"
     )
-    roots = ", ".join(str(c.relative_to(REPO) if c.is_relative_to(REPO) else c) for c in args.corpus)
+    shown = [c.resolve() for c in args.corpus]
+    roots = ", ".join(str(c.relative_to(REPO) if c.is_relative_to(REPO) else c) for c in shown)
     print(f"corpus: {len(files)} files under {roots}")
     for chunk_chars in args.chunk_chars:
         rng = random.Random(args.seed)
