@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import pty
+import select
+import signal
 import subprocess
+import time
+from types import TracebackType
 
 from tests.conftest import Cli, Result, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
@@ -34,6 +38,84 @@ def on_terminal(cli: Cli, *args: str, answer: str) -> Result:
     return Result(proc.returncode, stdout, stderr)
 
 
+class TerminalSession:
+    """The CLI with stdin and stderr on a pseudo-terminal, as a person at a terminal runs it.
+
+    stderr being a terminal is what makes the progress display draw, so this is where a question
+    being drawn over would show.
+    """
+
+    def __init__(self, cli: Cli, *args: str) -> None:
+        self.leader, follower = pty.openpty()
+        env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+        self.proc = subprocess.Popen(
+            cli.command(*args),
+            cwd=cli.workdir,
+            env={**env, "TERM": "xterm"},
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+        )
+        os.close(follower)
+        self.output = ""
+
+    def _read(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.leader], [], [], timeout)
+        if not ready:
+            return ""
+        try:
+            data = os.read(self.leader, 65536).decode(errors="replace")
+        except OSError:  # the process ended and closed the terminal
+            return ""
+        self.output += data
+        return data
+
+    def read_until(self, text: str, timeout: float = 30.0) -> str:
+        """Everything shown up to and including `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not shown; got {self.output!r}")
+            self._read(0.1)
+        return self.output
+
+    def quiet_for(self, seconds: float) -> str:
+        """What is drawn in the next `seconds` (should be nothing while a question waits)."""
+        seen = ""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            seen += self._read(left)
+        return seen
+
+    def type(self, answer: str) -> None:
+        os.write(self.leader, answer.encode() + b"\n")
+
+    def finish(self, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        while self._read(0.05):
+            pass
+        return self.proc.wait(timeout=1)
+
+    def __enter__(self) -> TerminalSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        os.close(self.leader)
+
+
 def _unfinished_job(cli: Cli, fake_api: FakeAnthropic) -> list[str]:
     src = write_transcript(cli.workdir / "talk.txt", 40)
     fake_api.fail_when("Sentence number 20 says", Fault(status=401))
@@ -56,13 +138,65 @@ def test_run_asks_to_resume_an_unfinished_job_and_yes_resumes(
     assert out == expected_output(src, int(CHUNK))
 
 
-def test_no_restarts_the_job(cli: Cli, fake_api: FakeAnthropic) -> None:
+def test_no_leaves_the_job_as_it_is_and_names_restart(cli: Cli, fake_api: FakeAnthropic) -> None:
     sent = _unfinished_job(cli, fake_api)
     src = cli.workdir / "talk.txt"
+    job_dir = next(p for p in cli.state_dir.iterdir() if p.is_dir())
+    before = {p: p.read_bytes() for p in job_dir.rglob("*") if p.is_file()}
     result = on_terminal(cli, "run", str(src), "--chunk-chars", CHUNK, "-j", "1", answer="n")
     assert result.returncode == 0, result.stderr
-    again = fake_api.transcripts()[len(sent) :]
-    assert again[0] == sent[0]  # started over from the first chunk
+    assert fake_api.transcripts() == sent  # nothing sent
+    assert {p: p.read_bytes() for p in job_dir.rglob("*") if p.is_file()} == before
+    assert "Left job" in result.stderr and "--restart" in result.stderr
+    assert f"transcript-cli resume {job_dir.name}" in result.stderr
+    assert "finished chunk(s) ($" in result.stderr
+    assert result.stdout == ""  # the question and the hint go to stderr
+
+
+def test_the_question_stays_on_screen_until_answered(cli: Cli, fake_api: FakeAnthropic) -> None:
+    """stdin and stderr on a terminal: nothing is drawn (no progress bar) while it waits."""
+    sent = _unfinished_job(cli, fake_api)
+    src = cli.workdir / "talk.txt"
+    with TerminalSession(cli, "run", str(src), "--chunk-chars", CHUNK, "-j", "1") as term:
+        shown = term.read_until("Resume it? [Y/n]: ")
+        assert "unfinished: 2/5 chunks done, $0.0" in shown  # what is at stake
+        assert term.quiet_for(1.0) == ""  # no redraw, no erase (\x1b[2K) over the question
+        term.type("y")
+        code = term.finish()
+    assert code == 0
+    assert len(fake_api.transcripts()) > len(sent)
+
+
+def test_ctrl_c_at_the_question_changes_nothing(cli: Cli, fake_api: FakeAnthropic) -> None:
+    sent = _unfinished_job(cli, fake_api)
+    src = cli.workdir / "talk.txt"
+    job_dir = next(p for p in cli.state_dir.iterdir() if p.is_dir())
+    before = (job_dir / "checkpoint.json").read_bytes()
+    with TerminalSession(cli, "run", str(src), "--chunk-chars", CHUNK) as term:
+        term.read_until("Resume it? [Y/n]: ")
+        term.proc.send_signal(signal.SIGINT)
+        code = term.finish()
+        assert "nothing was changed" in term.output
+    assert code == 130
+    assert fake_api.transcripts() == sent
+    assert (job_dir / "checkpoint.json").read_bytes() == before
+
+
+def test_resume_asks_which_job(cli: Cli, fake_api: FakeAnthropic) -> None:
+    _unfinished_job(cli, fake_api)
+    other = write_transcript(cli.workdir / "other.txt", 40)
+    fake_api.fail_when("Sentence number 30 says", Fault(status=401))
+    assert cli("run", str(other), "--chunk-chars", CHUNK, "-j", "1").returncode == 1
+    fake_api.clear_faults()
+    with TerminalSession(cli, "resume", "-j", "1") as term:
+        term.read_until("Which one? [1-2]: ")
+        term.type("7")
+        term.read_until("Please answer a number from 1 to 2.")
+        term.type("2")
+        code = term.finish()
+    assert code == 0, term.output
+    assert (cli.workdir / "cleaned" / "talk.md").is_file()
+    assert not (cli.workdir / "cleaned" / "other.md").exists()
 
 
 def test_clear_asks_on_a_terminal(cli: Cli, fake_api: FakeAnthropic) -> None:

@@ -54,3 +54,8 @@ def cost_usd(price: Price | None, input_tokens: int, output_tokens: int) -> floa
     if price is None:
         return None
     return (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+def format_usd(amount: float) -> str:
+    """Dollars as people read them: cents, or four decimals for sums under a dollar."""
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"

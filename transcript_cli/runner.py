@@ -38,6 +38,7 @@ class Existing(Enum):
 
     RESUME = "resume"
     RESTART = "restart"
+    LEAVE = "leave"  # neither: the job stays exactly as it is
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class JobOutcome:
 
     state: JobState
     already_done: bool = False  # nothing to do: the job had completed before
+    left_as_is: bool = False  # an unfinished job was found and, as asked, not touched
 
 
 # Builds the provider a job talks to; called once per run, before anything is written.
@@ -121,7 +123,10 @@ def start(
                     job_id=job_id,
                     state_dir=store.root,
                 )
-            if decide(existing) is Existing.RESUME:
+            choice = decide(existing)
+            if choice is Existing.LEAVE:
+                return JobOutcome(existing, left_as_is=True)
+            if choice is Existing.RESUME:
                 return _resume(
                     store,
                     job_id,

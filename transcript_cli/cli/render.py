@@ -31,7 +31,11 @@ from transcript_cli.events import (
 
 
 class ProgressView:
-    """An event sink: a live bar when stderr is a terminal, otherwise one line per milestone."""
+    """An event sink: a live bar when stderr is a terminal, otherwise one line per milestone.
+
+    The bar starts with the job (JobStarted), not when the view is entered: a question asked
+    before that (Resume it?) must not be drawn over.
+    """
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
@@ -40,7 +44,10 @@ class ProgressView:
         self.task: TaskID | None = None
 
     def __enter__(self) -> ProgressView:
-        if self.live:
+        return self
+
+    def _start(self) -> None:
+        if self.live and self.progress is None:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -52,7 +59,6 @@ class ProgressView:
                 transient=True,
             )
             self.progress.start()
-        return self
 
     def __exit__(
         self,
@@ -74,6 +80,7 @@ class ProgressView:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, JobStarted):
+            self._start()
             verb = "Resuming" if event.resumed else "Starting"
             self._line(
                 f"{verb} job [bold]{event.job_id}[/bold]: {event.files_total} file(s), "

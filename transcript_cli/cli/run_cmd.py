@@ -22,6 +22,7 @@ from transcript_cli.cli.console import (
 )
 from transcript_cli.cli.examples import RESUME_EXAMPLES, RUN_EXAMPLES
 from transcript_cli.cli.hints import explain, resume_command, use_state_dir
+from transcript_cli.cli.questions import choose, confirm
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
 from transcript_cli.control import Control
@@ -33,6 +34,7 @@ from transcript_cli.errors import (
     UsageError,
 )
 from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.pricing import format_usd
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
 from transcript_cli.providers import DEFAULT_TIMEOUT, PROVIDERS, default_model
 from transcript_cli.retry import DEFAULT_MAX_RETRIES
@@ -59,8 +61,12 @@ def _finish(
     state_dir: Path | None,
 ) -> None:
     state = outcome.state
+    if outcome.left_as_is:
+        _left_as_is(state, state_dir)
     if as_json:
         print_json(_json_summary(state, state_dir, exit_code=EXIT_OK, error=None))
+        return
+    if outcome.left_as_is:
         return
     # With --out - the cleaned text is stdout, and everything said goes to stderr.
     say = err if stdio.emit(store, state) else out
@@ -119,12 +125,26 @@ def _ask_existing(state: JobState) -> Existing:
             job_id=state.job_id,
             hint=(*where.hint, "); pass --resume to continue it or --restart to start over"),
         )
-    answer = typer.confirm(
-        f"Job {state.job_id} is unfinished ({state.chunks_done}/{state.chunks_total} chunks). "
-        "Resume it?",
+    answer = confirm(
+        f"Job {state.job_id} is unfinished: {state.chunks_done}/{state.chunks_total} chunks "
+        f"done, {_spent(state)}. Resume it?",
         default=True,
     )
-    return Existing.RESUME if answer else Existing.RESTART
+    # "No" never discards paid work: starting over takes --restart, typed on purpose.
+    return Existing.RESUME if answer else Existing.LEAVE
+
+
+def _spent(state: JobState) -> str:
+    return "cost unknown" if state.cost_unknown_chunks else f"{format_usd(state.cost_usd)} spent"
+
+
+def _left_as_is(state: JobState, state_dir: Path | None) -> None:
+    err.print(
+        f"Left job {escape(state.job_id)} as it is. Continue it: "
+        f"{escape(resume_command(state.job_id, state_dir))}; or start over, discarding its "
+        f"{state.chunks_done} finished chunk(s) ({_spent(state)}): run the same command "
+        "with --restart"
+    )
 
 
 @app.command(epilog=RUN_EXAMPLES)
@@ -332,7 +352,4 @@ def _only_unfinished(store: JobStore) -> str:
     err.print("Unfinished jobs:")
     for n, job_id in enumerate(candidates, 1):
         err.print(f"  {n}. {escape(job_id)}")
-    choice = int(typer.prompt("Which one? (number)", type=int))
-    if not 1 <= choice <= len(candidates):
-        raise UsageError(f"no job number {choice}")
-    return candidates[choice - 1]
+    return candidates[choose("Which one?", len(candidates))]
