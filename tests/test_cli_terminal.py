@@ -46,18 +46,19 @@ class TerminalSession:
     """
 
     def __init__(self, cli: Cli, *args: str) -> None:
-        self.leader, follower = pty.openpty()
+        # The parent keeps the follower open too: otherwise, once the child exits, reading the
+        # leader may fail (EIO) before the child's last words are read.
+        self.leader, self.follower = pty.openpty()
         env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
         self.proc = subprocess.Popen(
             cli.command(*args),
             cwd=cli.workdir,
             env={**env, "TERM": "xterm"},
-            stdin=follower,
+            stdin=self.follower,
             stdout=subprocess.PIPE,
-            stderr=follower,
+            stderr=self.follower,
             text=True,
         )
-        os.close(follower)
         self.output = ""
 
     def _read(self, timeout: float) -> str:
@@ -95,7 +96,7 @@ class TerminalSession:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self._read(0.1)
-        while self._read(0.05):
+        while self._read(0.3):
             pass
         return self.proc.wait(timeout=1)
 
@@ -114,6 +115,7 @@ class TerminalSession:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         os.close(self.leader)
+        os.close(self.follower)
 
 
 def _unfinished_job(cli: Cli, fake_api: FakeAnthropic) -> list[str]:

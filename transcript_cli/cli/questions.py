@@ -36,13 +36,14 @@ def _plain_signals() -> Iterator[None]:
 
 def _answer(prompt: str) -> str:
     """One line typed at `prompt`, stripped. Ctrl-C or end of input: exit 130, nothing changed."""
-    with _plain_signals():
-        err.print(f"{escape(prompt)}: ", end="")
-        err.file.flush()
-        try:
+    line = ""
+    try:
+        with _plain_signals():
+            err.print(f"{escape(prompt)}: ", end="")
+            err.file.flush()
             line = sys.stdin.readline()
-        except KeyboardInterrupt:
-            line = ""
+    except KeyboardInterrupt:
+        pass
     if not line:
         err.print()
         err.print("[yellow]No answer; nothing was changed.[/yellow]")
