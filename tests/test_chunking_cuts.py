@@ -8,7 +8,7 @@ import random
 import pytest
 
 from tests.test_chunking import check_invariants, random_segments, sentence_text, settings
-from transcript_cli.chunking import split_chunks
+from transcript_cli.chunking import LOOKAHEAD_CHARS, context_head, split_chunks
 from transcript_cli.sentences import Boundary
 
 
@@ -93,3 +93,31 @@ def test_pause_cuts_are_deterministic_and_keep_every_word() -> None:
 def test_pauses_must_match_the_segments() -> None:
     with pytest.raises(ValueError, match="one entry per segment"):
         split_chunks(["a", "b"], 100, 0, pauses=[0.0])
+
+
+def test_a_chunk_that_may_end_mid_sentence_carries_the_head_of_the_next() -> None:
+    chunks = split_chunks(bare_lines(60), 500, 50)
+    for before, after in itertools.pairwise(chunks):
+        assert before.following
+        assert len(before.following) <= LOOKAHEAD_CHARS
+        assert after.text.startswith(before.following)
+        assert after.text[len(before.following)].isspace()  # whole words
+    assert chunks[-1].following == ""
+    # At a sentence end there is nothing to judge.
+    assert {c.following for c in split_chunks([sentence_text(80)], 300, 50)} == {""}
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "expected"),
+    [
+        ("alpha beta gamma", 100, "alpha beta gamma"),
+        ("alpha beta gamma", 10, "alpha beta"),
+        ("alpha beta gamma", 11, "alpha beta"),
+        ("alpha beta gamma", 12, "alpha beta"),
+        ("alpha\nbeta gamma", 8, "alpha"),
+        ("alphabetagamma", 5, "alpha"),  # no space to cut at (Chinese, Japanese)
+        ("", 10, ""),
+    ],
+)
+def test_context_head(text: str, size: int, expected: str) -> None:
+    assert context_head(text, size) == expected

@@ -63,6 +63,13 @@ def test_unpunctuated_captions_read_on_across_every_seam(cli: Cli, fake_api: Fak
         assert "may begin in the middle of a sentence" in notes[chunk.text]
         assert "may end in the middle of a sentence" in notes[chunk.text]
     assert "end" not in notes[chunks[-1].text]
+    # ... and the start of the next part, to judge whether the last sentence goes on.
+    users = {r.transcript: r.body["messages"][0]["content"] for r in fake_api.requests}
+    for before, after in itertools.pairwise(chunks):
+        head = before.following
+        assert len(head) > 60 and after.text.startswith(head)
+        assert f"</transcript>\n\n<next>\n{head}\n</next>" in users[before.text]
+    assert "<next>" not in users[chunks[-1].text]
 
 
 def long_sentences_txt(path: Path) -> Path:

@@ -120,15 +120,18 @@ def test_split_pieces_keep_the_chunks_outer_edges_and_label_the_inner_ones() -> 
         context="the end of before",
         max_tokens=100,
         opens=Boundary.UNPUNCTUATED,
-        closes=Boundary.SENTENCE_END,
+        closes=Boundary.UNPUNCTUATED,
+        following="the next chunk starts",
     )
     pieces = split_request(request)
     assert pieces is not None and len(pieces) >= 2
     assert pieces[0].opens is Boundary.UNPUNCTUATED
-    assert pieces[-1].closes is Boundary.SENTENCE_END
+    assert pieces[-1].closes is Boundary.UNPUNCTUATED
+    assert pieces[-1].following == "the next chunk starts"
     for before, after in itertools.pairwise(pieces):
         assert before.closes is after.opens is Boundary.UNPUNCTUATED
+        assert before.following and after.source.startswith(before.following)
     for piece in pieces:
         assert piece.user == render_user_message(
-            piece.source, piece.context, piece.opens, piece.closes
+            piece.source, piece.context, piece.opens, piece.closes, piece.following
         )

@@ -191,3 +191,5 @@ def test_user_message_notes_a_parts_edges_only_when_mid_sentence() -> None:
     assert "do not capitalise" in both and "do not complete the sentence" in both
     bare = render_user_message("part", "before", Boundary.TEXT_EDGE, Boundary.UNPUNCTUATED)
     assert "may end in the middle of a sentence" in bare and "begin" not in bare
+    ahead = render_user_message("part", "", Boundary.TEXT_EDGE, Boundary.UNPUNCTUATED, "next up")
+    assert "</transcript>\n\n<next>\nnext up\n</next>\n\n<note>\n" in ahead

@@ -33,6 +33,9 @@ _PAUSE_STEP = 0.1
 # auto-captions): there, a cut without a sentence end says nothing about the sentence it falls in.
 _WORDS_PER_SENTENCE_END = 60
 _CLAUSE_ENDS = tuple(",，、;；:：")
+# How much of the next chunk a chunk that may end mid-sentence carries, read-only, so the model
+# can tell whether its last sentence goes on: about twenty words.
+LOOKAHEAD_CHARS = 120
 
 
 class WordTooLongError(ValueError):
@@ -48,7 +51,8 @@ class Chunk:
     """One piece of a transcript to send, with the read-only tail of the piece before it.
 
     `opens` and `closes` say how its edges relate to sentences, so the model can be told not to
-    capitalise a continuation nor to complete a sentence the next chunk finishes.
+    capitalise a continuation nor to complete a sentence the next chunk finishes; `following`,
+    the head of the next chunk when this one may end mid-sentence, lets it see whether it does.
     """
 
     index: int
@@ -56,6 +60,7 @@ class Chunk:
     context: str
     opens: Boundary = Boundary.TEXT_EDGE
     closes: Boundary = Boundary.TEXT_EDGE
+    following: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,17 @@ def context_tail(text: str, size: int) -> str:
     return tail.strip()
 
 
+def context_head(text: str, size: int) -> str:
+    """The first `size` characters of `text`, not ending mid-word (text without spaces: cut)."""
+    if len(text) <= size:
+        return text
+    head = text[:size]
+    if text[size].isspace() or head[-1].isspace():
+        return head.rstrip()
+    words = head.rsplit(maxsplit=1)
+    return words[0] if len(words) == 2 else head
+
+
 def split_chunks(
     segments: Sequence[Segment | str],
     chunk_chars: int,
@@ -204,19 +220,20 @@ def split_chunks(
 
 def _chunks(pieces: Sequence[Sequence[_Unit]], context_chars: int, punctuated: bool) -> list[Chunk]:
     """Chunks from their units, each edge labelled with how it relates to a sentence."""
+    texts = [_join(taken) for taken in pieces]
     chunks: list[Chunk] = []
-    previous = ""
     opens = Boundary.TEXT_EDGE
     for n, taken in enumerate(pieces):
         closes = Boundary.TEXT_EDGE
+        following = ""
         if n < len(pieces) - 1:
             if taken[-1].sentence_end:
                 closes = Boundary.SENTENCE_END
             else:
                 closes = Boundary.MID_SENTENCE if punctuated else Boundary.UNPUNCTUATED
-        text = _join(taken)
-        chunks.append(Chunk(n, text, context_tail(previous, context_chars), opens, closes))
-        previous = text
+                following = context_head(texts[n + 1], LOOKAHEAD_CHARS)
+        context = context_tail(texts[n - 1], context_chars) if n else ""
+        chunks.append(Chunk(n, texts[n], context, opens, closes, following))
         opens = closes
     return chunks
 

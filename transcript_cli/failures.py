@@ -24,7 +24,16 @@ from transcript_cli.fidelity import Fidelity, measure
 
 CHUNK_STATUSES = frozenset({400, 413, 422})
 # Markers our prompts wrap the transcript in; a reply that contains them echoed the prompt.
-PROMPT_MARKERS = ("<context>", "</context>", "<transcript>", "</transcript>")
+PROMPT_MARKERS = (
+    "<context>",
+    "</context>",
+    "<transcript>",
+    "</transcript>",
+    "<next>",
+    "</next>",
+    "<note>",
+    "</note>",
+)
 
 
 class Scope(Enum):

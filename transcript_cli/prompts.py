@@ -179,13 +179,14 @@ OPENS_NOTE = {
 }
 CLOSES_NOTE = {
     Boundary.MID_SENTENCE: (
-        "The part ends in the middle of a sentence that the next part finishes: end your reply "
-        "with the part's last word, with no closing punctuation, and do not complete the sentence."
+        "The part ends in the middle of a sentence that the next part (its start is in <next>) "
+        "finishes: end your reply with the part's last word, with no closing punctuation, and do "
+        "not complete the sentence."
     ),
     Boundary.UNPUNCTUATED: (
         "The part may end in the middle of a sentence that the next part finishes: if its last "
-        "words do not complete a sentence, end your reply with them, with no closing "
-        "punctuation, and do not complete it."
+        "words and the start of the next part in <next> make one sentence, end your reply with "
+        "those last words, with no closing punctuation, and do not complete it."
     ),
 }
 
@@ -195,12 +196,15 @@ def render_user_message(
     context: str,
     opens: Boundary = Boundary.TEXT_EDGE,
     closes: Boundary = Boundary.TEXT_EDGE,
+    following: str = "",
 ) -> str:
-    """The user turn: read-only context, the part to process, then what is known of its edges."""
+    """The user turn: read-only context, the part to process, what follows it, its edges."""
     parts = []
     if context:
         parts.append(f"<context>\n{context}\n</context>")
     parts.append(f"<transcript>\n{source}\n</transcript>")
+    if following:
+        parts.append(f"<next>\n{following}\n</next>")
     notes = [n for n in (OPENS_NOTE.get(opens), CLOSES_NOTE.get(closes)) if n]
     if notes:
         parts.append("<note>\n" + "\n".join(notes) + "\n</note>")

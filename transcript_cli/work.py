@@ -69,10 +69,13 @@ def build_request(
     )
     return ChunkRequest(
         system=system,
-        user=render_user_message(chunk.text, chunk.context, chunk.opens, chunk.closes),
+        user=render_user_message(
+            chunk.text, chunk.context, chunk.opens, chunk.closes, chunk.following
+        ),
         source=chunk.text,
         context=chunk.context,
         max_tokens=settings.max_tokens,
         opens=chunk.opens,
         closes=chunk.closes,
+        following=chunk.following,
     )

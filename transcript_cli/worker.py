@@ -55,16 +55,19 @@ def split_request(request: ChunkRequest) -> list[ChunkRequest] | None:
         context = request.context if n == 0 else piece.context
         # The outer edges are the chunk's own; the inner ones the splitter just made.
         opens = request.opens if n == 0 else piece.opens
-        closes = request.closes if n == len(pieces) - 1 else piece.closes
+        last = n == len(pieces) - 1
+        closes = request.closes if last else piece.closes
+        following = request.following if last else piece.following
         made.append(
             ChunkRequest(
                 system=request.system,
-                user=render_user_message(piece.text, context, opens, closes),
+                user=render_user_message(piece.text, context, opens, closes, following),
                 source=piece.text,
                 context=context,
                 max_tokens=request.max_tokens,
                 opens=opens,
                 closes=closes,
+                following=following,
             )
         )
     return made

@@ -26,6 +26,7 @@ class ChunkRequest:
     # How the part's edges fall in sentences, for cleaners that read `source` rather than `user`.
     opens: Boundary = Boundary.TEXT_EDGE
     closes: Boundary = Boundary.TEXT_EDGE
+    following: str = ""  # head of the next part, read-only, when this one may end mid-sentence
 
 
 @dataclass(frozen=True)
