@@ -10,12 +10,19 @@ seams:
   "before" joins the same replies as the old code did (a blank line at every seam);
 - capitalised continuations: a part that continues a sentence whose first word came back with a
   capital. "before" is what the same cleaner does when not told that the part continues.
+
+Then pause cuts: unpunctuated timed captions (SRT) of sentences of 6-25 words, where speakers
+pause 0.4-1.6 s between sentences and 0.05-0.45 s inside one (with a 0.6-1.2 s hesitation inside
+one sentence in twenty); the share of chunk cuts that fall at a real sentence end, cutting at the
+last cue that fits ("before") vs at the longest pause in the chunk's second half ("after").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -25,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.fake_anthropic import FakeAnthropic  # noqa: E402
-from tests.stand_in import faithful_reply, write_rolling_vtt  # noqa: E402
+from tests.stand_in import faithful_reply, write_rolling_vtt, write_timed  # noqa: E402
 from transcript_cli.chunking import Chunk, split_chunks  # noqa: E402
 from transcript_cli.formats import read_transcript  # noqa: E402
 from transcript_cli.prompts import render_user_message  # noqa: E402
@@ -94,6 +101,8 @@ def main() -> None:
         untold = [clean_text(c.text) for c in chunks]
         before = "\n\n".join(r.strip() for r in untold) + "\n"
         report("offline cleaner", seams, chunks, (before, untold), (after, told))
+        for chunk_chars in (CHUNK_CHARS, 6000):
+            pause_cuts(work, chunk_chars)
 
 
 def report(
@@ -109,6 +118,58 @@ def report(
         print(
             f"{name:16} {label:6}: mid-sentence paragraph breaks {breaks}/{seams} seams, "
             f"capitalised continuations {capitals}/{seams}"
+        )
+
+
+_WORDS = "ocean heat water layer current station float surface season team deep warm cold data"
+_WORDS += " model trend region north south coast shelf wind storm ice salt mix flow depth year"
+
+
+def speech(rng: random.Random, sentences: int) -> tuple[list[tuple[str, float]], set[int]]:
+    """Cue lines with the silence before each, and the indices of lines that end a sentence."""
+    lines: list[tuple[str, float]] = []
+    ends: set[int] = set()
+    for _ in range(sentences):
+        words = [rng.choice(_WORDS.split()) for _ in range(rng.randint(6, 25))]
+        for n in range(0, len(words), 8):
+            if n == 0 and lines:
+                pause = rng.uniform(0.4, 1.6)
+            elif rng.random() < 0.05:
+                pause = rng.uniform(0.6, 1.2)
+            else:
+                pause = rng.uniform(0.05, 0.45)
+            lines.append((" ".join(words[n : n + 8]), pause))
+        ends.add(len(lines) - 1)
+    return lines, ends
+
+
+def pause_cuts(work: Path, chunk_chars: int) -> None:
+    rng = random.Random(7)
+    at_end = {"before": 0, "after": 0}
+    cuts = {"before": 0, "after": 0}
+    for trial in range(10):
+        lines, ends = speech(rng, 400)
+        src = write_timed(work / f"speech{trial}.srt", lines)
+        timed = read_transcript(src).segments
+        untimed = [dataclasses.replace(s, start=None, end=None) for s in timed]
+        # Word counts up to the end of each sentence: a cut there is at a sentence end.
+        total = 0
+        sentence_ends = set()
+        for n, (text, _) in enumerate(lines):
+            total += len(text.split())
+            if n in ends:
+                sentence_ends.add(total)
+        for label, segments in (("before", untimed), ("after", timed)):
+            position = 0
+            for chunk in split_chunks(segments, chunk_chars, CONTEXT_CHARS)[:-1]:
+                position += len(chunk.text.split())
+                at_end[label] += position in sentence_ends
+                cuts[label] += 1
+    for label in ("before", "after"):
+        share = at_end[label] / cuts[label]
+        print(
+            f"pause cuts {chunk_chars:>5} {label:6}: {at_end[label]}/{cuts[label]} cuts at a "
+            f"sentence end ({share:.0%})"
         )
 
 

@@ -7,6 +7,7 @@ the part begins or ends in the middle of a sentence. Set it as `FakeAnthropic.re
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -63,4 +64,42 @@ def write_rolling_vtt(path: Path, lines: int) -> Path:
         cues += [f"{_stamp(start + 3.0)} --> {_stamp(start + 3.01)}", caption_line(n), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(cues), encoding="utf-8")
+    return path
+
+
+def paused_lines(count: int) -> list[tuple[str, float]]:
+    """Unpunctuated speech lines, each with the silence before it: a long pause (1-2 s) before
+    every fifth line, where the speaker finished a thought; 0.1-0.4 s elsewhere."""
+    lines = []
+    for n in range(count):
+        pause = 1.0 + (n * 37 % 10) / 10 if n % 5 == 0 and n else 0.1 + (n * 13 % 4) / 10
+        lines.append((caption_line(n), pause))
+    return lines
+
+
+def _timed_cues(lines: list[tuple[str, float]]) -> list[tuple[float, float, str]]:
+    cues = []
+    clock = 0.0
+    for text, pause in lines:
+        clock += pause
+        cues.append((clock, clock + 2.5, text))
+        clock += 2.5
+    return cues
+
+
+def write_timed(path: Path, lines: list[tuple[str, float]]) -> Path:
+    """`lines` as SRT, VTT or Whisper JSON, by the suffix of `path`."""
+    cues = _timed_cues(lines)
+    if path.suffix == ".json":
+        segments = [{"start": s, "end": e, "text": f" {t}"} for s, e, t in cues]
+        path.write_text(json.dumps({"text": "", "segments": segments}), encoding="utf-8")
+    elif path.suffix == ".vtt":
+        body = "\n".join(f"{_stamp(s)} --> {_stamp(e)}\n{t}\n" for s, e, t in cues)
+        path.write_text(f"WEBVTT\n\n{body}", encoding="utf-8")
+    else:
+        body = "\n".join(
+            f"{n + 1}\n{_stamp(s).replace('.', ',')} --> {_stamp(e).replace('.', ',')}\n{t}\n"
+            for n, (s, e, t) in enumerate(cues)
+        )
+        path.write_text(body, encoding="utf-8")
     return path

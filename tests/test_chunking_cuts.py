@@ -8,8 +8,9 @@ import random
 import pytest
 
 from tests.test_chunking import check_invariants, random_segments, sentence_text, settings
-from transcript_cli.chunking import LOOKAHEAD_CHARS, context_head, split_chunks
+from transcript_cli.chunking import LOOKAHEAD_CHARS, context_head, pauses_before, split_chunks
 from transcript_cli.sentences import Boundary
+from transcript_cli.transcript import Segment
 
 
 def bare_lines(count: int) -> list[str]:
@@ -48,24 +49,37 @@ def test_a_single_chunk_has_only_text_edges() -> None:
     assert chunk.opens is chunk.closes is Boundary.TEXT_EDGE
 
 
+def timed(lines: list[str], pauses: list[float], seconds: float = 2.0) -> list[Segment]:
+    """Cues of `seconds` each, `pauses[n]` seconds of silence before cue n."""
+    segments = []
+    clock = 0.0
+    for line, pause in zip(lines, pauses, strict=True):
+        clock += pause
+        segments.append(Segment(line, turn=True, start=clock, end=clock + seconds))
+        clock += seconds
+    return segments
+
+
 def test_cut_at_the_longest_pause_in_the_second_half() -> None:
     lines = bare_lines(30)
     pauses = [0.0] * 30
     pauses[7] = 1.5  # the longest pause, in the second half of the first window
     pauses[3] = 4.0  # longer, but cutting there would leave the chunk under half full
     pauses[9] = 0.8
-    chunks = split_chunks(lines, 500, 50, pauses=pauses)
+    chunks = split_chunks(timed(lines, pauses), 500, 50)
     assert chunks[0].text.split("\n") == lines[:7]
     check_invariants(lines, chunks, 500, 50)
+    # Untimed, the same text fills the chunk up to the last line that fits.
+    assert split_chunks(lines, 500, 50)[0].text.split("\n") == lines[:10]
 
 
 def test_equal_pauses_cut_at_the_last_and_noise_is_ignored() -> None:
     lines = bare_lines(30)
     # A few milliseconds more is timing noise, not a pause: the chunk stays as full as it can.
     pauses = [0.0 if n % 2 else 0.02 for n in range(30)]
-    timed = split_chunks(lines, 500, 50, pauses=pauses)
-    assert timed == split_chunks(lines, 500, 50)
-    assert len(timed[0].text.split("\n")) == 10  # all that fit
+    chunks = split_chunks(timed(lines, pauses), 500, 50)
+    assert [c.text for c in chunks] == [c.text for c in split_chunks(lines, 500, 50)]
+    assert len(chunks[0].text.split("\n")) == 10  # all that fit
 
 
 def test_a_sentence_end_beats_a_pause() -> None:
@@ -74,7 +88,7 @@ def test_a_sentence_end_beats_a_pause() -> None:
     lines[20] += "."
     pauses = [0.0] * 30
     pauses[8] = 3.0
-    chunks = split_chunks(lines, 500, 50, pauses=pauses)
+    chunks = split_chunks(timed(lines, pauses), 500, 50)
     assert chunks[0].text.endswith(lines[6])
     assert chunks[0].closes is Boundary.SENTENCE_END
 
@@ -85,14 +99,23 @@ def test_pause_cuts_are_deterministic_and_keep_every_word() -> None:
         rng = random.Random(seed)
         pauses = [rng.choice([0.0, 0.0, 0.3, 0.7, 1.2, 2.5]) for _ in segments]
         chunk_chars, ctx = settings(seed)
-        chunks = split_chunks(segments, chunk_chars, ctx, pauses=pauses)
+        chunks = split_chunks(timed(segments, pauses), chunk_chars, ctx)
         check_invariants(segments, chunks, chunk_chars, ctx)
-        assert split_chunks(list(segments), chunk_chars, ctx, pauses=list(pauses)) == chunks
+        assert split_chunks(timed(list(segments), list(pauses)), chunk_chars, ctx) == chunks
 
 
-def test_pauses_must_match_the_segments() -> None:
-    with pytest.raises(ValueError, match="one entry per segment"):
-        split_chunks(["a", "b"], 100, 0, pauses=[0.0])
+def test_pauses_before_segments() -> None:
+    assert pauses_before(["plain", "text"]) is None
+    assert pauses_before([Segment("untimed"), Segment("too")]) is None
+    rows = [
+        Segment("a", start=0.0, end=2.0),
+        Segment("second row of the same cue", start=0.0, end=2.0),
+        Segment("b", start=2.5, end=4.0),
+        Segment("overlaps", start=3.5, end=6.0),
+        Segment("no times"),
+        Segment("c", start=7.25, end=8.0),
+    ]
+    assert pauses_before(rows) == [0.0, 0.0, 0.5, 0.0, 0.0, 1.25]
 
 
 def test_a_chunk_that_may_end_mid_sentence_carries_the_head_of_the_next() -> None:

@@ -10,9 +10,11 @@ import itertools
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli, Runner, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
-from tests.stand_in import faithful_reply, note_of, write_rolling_vtt
+from tests.stand_in import faithful_reply, note_of, paused_lines, write_rolling_vtt, write_timed
 from transcript_cli.chunking import Chunk, split_chunks
 from transcript_cli.formats import read_transcript
 from transcript_cli.sentences import ends_sentence
@@ -67,7 +69,7 @@ def test_unpunctuated_captions_read_on_across_every_seam(cli: Cli, fake_api: Fak
     users = {r.transcript: r.body["messages"][0]["content"] for r in fake_api.requests}
     for before, after in itertools.pairwise(chunks):
         head = before.following
-        assert len(head) > 60 and after.text.startswith(head)
+        assert after.text.startswith(head) and (len(head) > 60 or head == after.text)
         assert f"</transcript>\n\n<next>\n{head}\n</next>" in users[before.text]
     assert "<next>" not in users[chunks[-1].text]
 
@@ -185,3 +187,32 @@ def test_punctuated_transcript_output_is_unchanged(cli: Cli, fake_api: FakeAnthr
     src = write_transcript(cli.workdir / "talk.txt", 60)
     out = run(cli, src)
     assert out.count("\n\n") == len(chunks_of(src)) - 1
+
+
+@pytest.mark.parametrize("suffix", [".srt", ".vtt", ".json"])
+def test_timed_captions_are_cut_where_the_speaker_paused(
+    cli: Cli, fake_api: FakeAnthropic, suffix: str
+) -> None:
+    """No sentence end to cut at: every cut falls before a long pause, not after the last line
+    that fits (as the same text without timings is cut)."""
+    lines = paused_lines(150)
+    src = write_timed(cli.workdir / f"speech{suffix}", lines)
+    out = run(cli, src)
+    sent = fake_api.transcripts()
+    assert len(sent) >= 10
+    texts = [text for text, _ in lines]
+    long_pause_after = {n - 1 for n, (_, pause) in enumerate(lines) if pause >= 1.0}
+
+    def last_line(chunk: str) -> int:
+        (found,) = [n for n, text in enumerate(texts) if chunk.endswith(text)]
+        return found
+
+    cuts = sorted(last_line(text) for text in sent)[:-1]
+    assert len(cuts) >= 10 and set(cuts) <= long_pause_after, cuts
+    # The same words untimed fill each chunk up to the last line that fits instead.
+    plain = cli.workdir / "plain" / "speech.txt"
+    plain.parent.mkdir()
+    plain.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    untimed = [last_line(c.text) for c in chunks_of(plain)[:-1]]
+    assert sum(n in long_pause_after for n in untimed) < len(untimed) / 2
+    assert out.endswith(f" {texts[-1]}\n") and out.count("[clean]") == len(sent)

@@ -396,3 +396,14 @@ def test_discover_rejects_folder_without_transcripts(tmp_path: Path) -> None:
     write(tmp_path / "empty" / "song.mp3", "x")
     with pytest.raises(InputError, match="folder holds no transcripts"):
         discover_inputs([tmp_path / "empty"])
+
+
+def test_vtt_cue_times_keep_their_milliseconds(tmp_path: Path) -> None:
+    """Pause cuts compare gaps of a few tenths of a second: whole seconds would hide them."""
+    path = tmp_path / "t.vtt"
+    path.write_text(
+        "WEBVTT\n\n00:00:01.250 --> 00:00:02.750\nfirst\n\n01:00:03.100 --> 01:00:04.900\nlater\n",
+        encoding="utf-8",
+    )
+    segments = read_transcript(path).segments
+    assert [(s.start, s.end) for s in segments] == [(1.25, 2.75), (3603.1, 3604.9)]

@@ -175,20 +175,35 @@ def context_head(text: str, size: int) -> str:
     return words[0] if len(words) == 2 else head
 
 
+def pauses_before(segments: Sequence[Segment | str]) -> list[float] | None:
+    """Seconds of silence before each segment, or None if the transcript is not timed.
+
+    Silence is measured from the latest end so far, so rows of one cue (and overlapping cues)
+    have none between them; a segment without times has none before it.
+    """
+    timed = [s for s in segments if isinstance(s, Segment) and s.start is not None]
+    if not timed:
+        return None
+    pauses = []
+    latest: float | None = None
+    for item in segments:
+        start = item.start if isinstance(item, Segment) else None
+        end = item.end if isinstance(item, Segment) else None
+        pauses.append(max(0.0, start - latest) if start is not None and latest is not None else 0.0)
+        if end is not None:
+            latest = end if latest is None else max(latest, end)
+    return pauses
+
+
 def split_chunks(
-    segments: Sequence[Segment | str],
-    chunk_chars: int,
-    context_chars: int,
-    *,
-    pauses: Sequence[float] | None = None,
+    segments: Sequence[Segment | str], chunk_chars: int, context_chars: int
 ) -> list[Chunk]:
     """Pack units greedily into chunks of at most `chunk_chars`, preferring sentence ends.
 
-    `pauses`, for timed inputs, holds the seconds of silence before each segment; without a
-    sentence end to cut at, a chunk ends where the speaker paused longest.
+    Without a sentence end to cut at, a timed transcript's chunk ends where the speaker paused
+    longest (see `_best_cut`).
     """
-    if pauses is not None and len(pauses) != len(segments):
-        raise ValueError("pauses must hold one entry per segment")
+    pauses = pauses_before(segments)
     units = list(_units(segments, chunk_chars, pauses))
     punctuated = _is_punctuated(units)
     pieces: list[list[_Unit]] = []

@@ -67,7 +67,11 @@ def vtt_cues(path: Path, text: str) -> list[Cue]:
         raise InputError(path, f"malformed WebVTT ({_first_line(exc)})") from None
     if not captions:
         raise InputError(path, "malformed WebVTT (no cues found)")
-    return [Cue(c.raw_text, c.start_in_seconds, c.end_in_seconds) for c in captions]
+    # `start_in_seconds` truncates to whole seconds; pauses and touching cues need milliseconds.
+    return [
+        Cue(c.raw_text, c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000)
+        for c in captions
+    ]
 
 
 def ass_cues(path: Path, text: str) -> list[Cue]:
