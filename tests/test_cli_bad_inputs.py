@@ -7,8 +7,11 @@ job state, and no request to the (fake) Messages API.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,24 @@ def _folder(name: str, files: dict[str, bytes]) -> Setup:
         for rel, content in files.items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_bytes(content)
+        return ["run", name]
+
+    return setup
+
+
+def _special(name: str, kind: str) -> Setup:
+    """A named pipe, socket or device where a transcript should be: refused, never read."""
+
+    def setup(workdir: Path) -> list[str]:
+        path = workdir / name
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "socket":
+            # Bound by a relative name: an AF_UNIX path is limited to about 100 bytes.
+            with contextlib.chdir(workdir), socket.socket(socket.AF_UNIX) as sock:
+                sock.bind(name)
+        else:
+            path.symlink_to(kind)  # a device; reading /dev/zero would never end
         return ["run", name]
 
     return setup
@@ -259,6 +280,28 @@ CORPUS = [
         "--context-chars must be smaller than --chunk-chars",
     ),
     Case("unknown-provider", _good_with("--provider", "openai"), "unknown provider 'openai'"),
+    Case("fifo", _special("talk.txt", "fifo"), "is a named pipe (FIFO), not a regular", "talk.txt"),
+    Case("socket", _special("talk.srt", "socket"), "is a socket, not a regular file", "talk.srt"),
+    Case("device", _special("zero.txt", "/dev/zero"), "is a character device", "zero.txt"),
+    # Typer's own checks read like ours: one line, and where to look.
+    Case(
+        "chunk-chars-below-minimum",
+        _good_with("--chunk-chars", "10"),
+        "invalid value for '--chunk-chars'",
+        "(see: transcript-cli run --help)",
+    ),
+    Case(
+        "unknown-flag",
+        _good_with("--bogus"),
+        "no such option: --bogus",
+        "(see: transcript-cli run --help)",
+    ),
+    Case(
+        "unknown-command",
+        lambda _: ["clean", "talk.txt"],
+        "no such command 'clean'",
+        "(see: transcript-cli --help)",
+    ),
 ]
 
 
@@ -300,6 +343,25 @@ def test_bad_input_is_rejected_before_any_work(
     case: Case, cli: Cli, fake_api: FakeAnthropic, forked: Runner
 ) -> None:
     _assert_rejected(case, cli, fake_api, lambda *args: forked(cli, *args))
+
+
+@pytest.mark.parametrize(
+    "case_id", ["missing-path", "fifo", "unknown-flag", "chunk-chars-below-minimum"]
+)
+def test_json_gets_a_document_for_every_rejection(
+    case_id: str, cli: Cli, fake_api: FakeAnthropic, forked: Runner
+) -> None:
+    """--json on stdout even when the input or a flag is wrong; the same line on stderr."""
+    case = next(c for c in CORPUS if c.id == case_id)
+    args = case.setup(cli.workdir)
+    result = forked(cli, *args, "--json")
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == 2
+    assert document["error"] == line.removeprefix("error: ")
+    assert document["error_kind"] in ("input", "usage")
+    assert case.problem in document["error"]
 
 
 def test_corpus_is_large_and_ids_unique() -> None:

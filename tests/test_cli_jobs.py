@@ -248,10 +248,15 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
 
 
 def test_status_of_an_unknown_job(cli: Cli) -> None:
-    for result in cli_all(cli, ["status", "nope"], ["status", "nope", "--json"]):
+    human, machine = cli_all(cli, ["status", "nope"], ["status", "nope", "--json"])
+    for result in (human, machine):
         assert result.returncode == 2, result
         assert_one_line_error(result, "no job named 'nope'")
-        assert result.stdout == ""
+    assert human.stdout == ""
+    # Scripts asking for JSON get a document for failures too.
+    document = json.loads(machine.stdout)
+    assert document["exit_code"] == 2 and document["error_kind"] == "usage"
+    assert document["error"] == human.stderr.strip().removeprefix("error: ")
 
 
 # --- clear ---
@@ -286,7 +291,12 @@ def test_clear_asks_for_yes_and_removes_what_was_chosen(cli: Cli) -> None:
     # A damaged job can be cleared by name, as its error message advises.
     one = cli("clear", "broken", "--yes", "--json")
     assert one.returncode == 0, one.stderr
-    assert json.loads(one.stdout) == {"removed": ["broken"], "refused": []}
+    assert json.loads(one.stdout) == {
+        "removed": ["broken"],
+        "refused": [],
+        "exit_code": 0,
+        "error": None,
+    }
     assert present() == {"empty"}
 
     everything = cli("clear", "--all", "--yes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -155,7 +156,10 @@ def test_pipe_mistakes_are_one_line_and_leave_nothing(cli: Cli) -> None:
         assert result.returncode == 2, (line, result.stderr)
         assert result.stderr.startswith(message), (line, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        assert result.stdout == ""
+        if "--json" in line:  # asked for JSON: the failure comes as a JSON document
+            assert json.loads(result.stdout)["exit_code"] == 2
+        else:
+            assert result.stdout == ""
     leftovers = list(cli.state_dir.iterdir()) if cli.state_dir.exists() else []
     assert leftovers == []  # a refused pipe leaves no job folder behind
 

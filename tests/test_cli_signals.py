@@ -326,3 +326,34 @@ def test_multi_file_job_paused_in_the_second_file_resumes_all(
     for src in srcs:
         assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
     assert fake_api.transcripts() == [*a, *b, *c]
+
+
+def test_quiet_prints_only_errors_and_the_final_pause_line(
+    cli: Cli, fake_api: FakeAnthropic, holds: list[threading.Event]
+) -> None:
+    src, chunks, release = talk_held_at(cli, fake_api, holds, 2)
+    late = chunks[6]
+    # Noise that would print without --quiet: a retried 529, a warning-free permanent failure.
+    fake_api.fail_when(chunks[4], Fault(status=529, headers={"retry-after-ms": "10"}))
+    fake_api.fail_when(late, Fault(status=401, message="invalid x-api-key"))
+    with Running(cli.start("run", str(src), *FLAGS, "--name", "talk", "--quiet")) as run:
+        wait_for(lambda: chunks[2] in fake_api.transcripts())
+        run.signal(signal.SIGINT)
+        time.sleep(0.3)  # let the handler run: under --quiet it prints nothing to wait for
+        release.set()
+        code = run.finish()
+    assert_clean_exit(code, run.stderr, 130)
+    assert run.stdout == ""
+    [line] = run.stderr.splitlines()
+    assert line.startswith("Paused at chunk 4/")
+    assert line.endswith(f"Resume: transcript-cli resume talk --state-dir {cli.state_dir}")
+
+    fake_api.latency = 0
+    failed = cli("resume", "talk", "--quiet")
+    assert failed.returncode == 1 and failed.stdout == ""
+    [error] = failed.stderr.splitlines()
+    assert error.startswith("error: ") and "invalid x-api-key" in error
+
+    finished = cli("resume", "talk", "--quiet")
+    assert (finished.returncode, finished.stdout, finished.stderr) == (0, "", "")
+    assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()

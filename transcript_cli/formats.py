@@ -7,6 +7,7 @@ speaker turns (`speakers`).
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,26 @@ from transcript_cli.subtitles import ass_cues, srt_cues, vtt_cues
 from transcript_cli.transcript import Segment, Transcript
 
 SUFFIXES = (".txt", ".srt", ".vtt", ".json", ".ass", ".ssa")
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a non-regular, non-folder file is; reading one could block forever or never end."""
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+
+
+def refuse_special_file(path: Path, mode: int) -> None:
+    """The one-line error for a pipe, socket or device given as a transcript."""
+    kind = special_file_kind(mode)
+    if kind is not None:
+        raise InputError(path, f"is {kind}, not a regular file")
 
 
 def discover_inputs(paths: Sequence[Path]) -> list[Path]:
@@ -36,6 +57,7 @@ def discover_inputs(paths: Sequence[Path]) -> list[Path]:
                 raise InputError(path, f"folder holds no transcripts ({', '.join(SUFFIXES)} files)")
             found.extend(inside)
         elif path.exists():
+            refuse_special_file(path, path.stat().st_mode)
             if path.suffix.lower() not in SUFFIXES:
                 raise InputError(
                     path,

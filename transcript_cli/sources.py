@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from transcript_cli.chunking import Chunk, WordTooLongError, split_chunks
 from transcript_cli.errors import InputError
-from transcript_cli.formats import read_transcript
+from transcript_cli.formats import read_transcript, refuse_special_file
 from transcript_cli.transcript import CaptionStyle
 
 
@@ -24,10 +25,16 @@ class Source:
 
 
 def file_sha256(path: Path) -> str:
-    """Content hash, read in blocks so a large file is not held twice."""
+    """Content hash, read in blocks so a large file is not held twice.
+
+    Opened without blocking and checked before reading: a pipe or device swapped in for an
+    input (on resume, say) is refused instead of hanging or reading forever.
+    """
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            refuse_special_file(path, os.fstat(fd).st_mode)
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except FileNotFoundError:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from transcript_cli import __version__
+from transcript_cli.cli.hints import remember_state_dir
 from transcript_cli.job import STATE_DIR_ENV
 
 app = typer.Typer(
@@ -25,10 +26,14 @@ StateDirOption = Annotated[
         envvar=STATE_DIR_ENV,
         help="Where job state lives.",
         show_default="./.transcript-cli",
+        callback=remember_state_dir,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output on stderr.")]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Print only errors and the final pause line (on stderr)."),
+]
 
 
 def _print_version(value: bool) -> None:

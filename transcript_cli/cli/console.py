@@ -1,4 +1,8 @@
-"""The two consoles every command shares: results on stdout, everything else on stderr."""
+"""The two consoles every command shares: results on stdout, everything else on stderr.
+
+Emoji codes are off: a file named `:smile:.txt` must print as itself. Markup stays on for our
+own styling, so every piece of user text goes through `escape` (or is a `Text`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,24 @@ from typing import Any
 
 from rich.console import Console
 
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(soft_wrap=True, highlight=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
+
+
+class _JsonState:
+    """Whether this process already printed its JSON document (there is only ever one)."""
+
+    printed = False
+
+
+json_state = _JsonState()
 
 
 def print_json(data: Any) -> None:
     """Machine output: one JSON document on stdout, no colour, no wrapping."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+    json_state.printed = True
 
 
 def stdin_is_terminal() -> bool:

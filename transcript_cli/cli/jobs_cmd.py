@@ -11,10 +11,11 @@ from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import out, print_json, stdin_is_terminal
+from transcript_cli.cli.error_output import show_error
 from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
 from transcript_cli.cli.hints import explain, resume_command, use_state_dir
-from transcript_cli.errors import JobLockedError, StateError, UsageError
+from transcript_cli.errors import EXIT_FAILED, EXIT_OK, JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.runner import clear as clear_job
 from transcript_cli.status_view import JobView, damaged_view, job_view
@@ -45,7 +46,7 @@ def _views(store: JobStore, job: str | None, state_dir: Path | None) -> list[Job
             job_view(
                 state,
                 running=store.is_running(job_id),
-                resume_command=resume_command(job_id, state_dir),
+                resume_command=resume_command(job_id, store.root),
             )
         )
     return views
@@ -169,7 +170,7 @@ def clear(
         )
     if not targets:
         if as_json:
-            print_json({"removed": [], "refused": []})
+            print_json({"removed": [], "refused": [], "exit_code": EXIT_OK, "error": None})
         else:
             out.print("Nothing to clear.")
         return
@@ -185,11 +186,13 @@ def clear(
             removed.append(job_id)
         except JobLockedError as exc:
             refused.append(job_id)
-            err.print(f"[red]error:[/red] {escape(explain(exc, state_dir))}")
+            show_error(explain(exc, state_dir), EXIT_FAILED, as_json=False, kind="state")
+    code = EXIT_FAILED if refused else EXIT_OK
     if as_json:
-        print_json({"removed": removed, "refused": refused})
+        error = f"{len(refused)} job(s) are running and were not cleared" if refused else None
+        print_json({"removed": removed, "refused": refused, "exit_code": code, "error": error})
     else:
         for job_id in removed:
             out.print(f"removed {escape(job_id)}")
-    if refused:
-        raise typer.Exit(1)
+    if code:
+        raise typer.Exit(code)

@@ -36,7 +36,7 @@ def repair(
     use_state_dir(state_dir)
     store = JobStore(resolve_state_dir(state_dir))
     report = repair_job(store, job)
-    command = resume_command(job, state_dir)
+    command = resume_command(job, store.root)
     if as_json:
         print_json(_json(report, command))
         return

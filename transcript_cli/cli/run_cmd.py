@@ -9,19 +9,16 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from transcript_cli.cli import run_options as ro
 from transcript_cli.cli import stdio
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_unfinished_job_ids
-from transcript_cli.cli.console import (
-    err,
-    out,
-    print_json,
-    stdin_is_terminal,
-)
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.error_output import error_kind, show_error
 from transcript_cli.cli.examples import RESUME_EXAMPLES, RUN_EXAMPLES
-from transcript_cli.cli.hints import explain, resume_command, use_state_dir
+from transcript_cli.cli.hints import command, explain, resume_command, use_state_dir
 from transcript_cli.cli.questions import choose, confirm
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
@@ -49,7 +46,7 @@ from transcript_cli.runner import (
 from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
 from transcript_cli.state import JobState, Options, Settings
-from transcript_cli.status_view import job_view
+from transcript_cli.status_view import JobView, job_view
 
 
 def _finish(
@@ -70,6 +67,8 @@ def _finish(
         return
     # With --out - the cleaned text is stdout, and everything said goes to stderr.
     say = err if stdio.emit(store, state) else out
+    if quiet:
+        return
     if outcome.already_done:
         say.print(
             f"Job {escape(state.job_id)} already completed at {state.completed_at}; "
@@ -82,7 +81,7 @@ def _finish(
         f"{state.input_tokens:,} tokens in / {state.output_tokens:,} out, cost {cost}, "
         f"{_elapsed(state.active_seconds)}. Job {escape(state.job_id)}."
     )
-    if not quiet and say is out:
+    if say is out:
         for item in state.inputs:
             out.print(f"  {escape(item.output)}")
 
@@ -103,18 +102,23 @@ def _json_summary(
 def _handle_end(
     store: JobStore, job_id: str, exc: TranscriptCliError, as_json: bool, state_dir: Path | None
 ) -> None:
-    """Errors after a job exists: show them, and under --json still print the job's view."""
+    """Errors after a job exists: show them, and under --json print the job's view with them."""
     message = explain(exc, state_dir)
-    if isinstance(exc, Paused):
-        err.print(f"[yellow]{escape(message)}[/yellow]")
-    else:
-        err.print(f"[red]error:[/red] {escape(message)}")
+    view: JobView | None = None
     if as_json and store.exists(job_id):
         try:
-            state = store.load(job_id)
-            print_json(_json_summary(state, state_dir, exit_code=exc.exit_code, error=message))
+            view = job_view(
+                store.load(job_id), running=False, resume_command=resume_command(job_id, store.root)
+            )
         except TranscriptCliError:
-            pass
+            view = None  # damaged meanwhile: the error document alone still says what happened
+    if isinstance(exc, Paused):
+        # Not an error: the final pause/resume line, shown even under --quiet.
+        err.print(Text(message, style="yellow"))
+        if as_json:
+            print_json({**(view or {}), "exit_code": exc.exit_code, "error": message})
+        return
+    show_error(message, exc.exit_code, as_json=as_json, kind=error_kind(exc), document=view)
 
 
 def _ask_existing(state: JobState) -> Existing:
@@ -234,7 +238,7 @@ def run(
             view(event)  # type: ignore[arg-type]
 
         try:
-            with pause_on_signals(control):
+            with pause_on_signals(control, quiet=quiet):
                 outcome = start_job(
                     store,
                     spec,
@@ -247,15 +251,8 @@ def run(
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
             stdio.undo(store, planned)
-            _exit_after(
-                store,
-                seen[0] if seen else None,
-                exc,
-                as_json=as_json,
-                control=control,
-                state_dir=state_dir,
-            )
-    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
+            _exit_after(store, seen[0] if seen else None, exc, as_json=as_json, control=control)
+    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=store.root)
 
 
 def _exit_after(
@@ -265,12 +262,11 @@ def _exit_after(
     *,
     as_json: bool,
     control: Control,
-    state_dir: Path | None,
 ) -> None:
     """Report how a job stopped and leave with its exit code."""
     if job_id is None:
-        raise exc
-    _handle_end(store, job_id, exc, as_json, state_dir)
+        raise exc  # nothing exists yet: main() reports it like any other error
+    _handle_end(store, job_id, exc, as_json, store.root)
     sys.stdout.flush()
     sys.stderr.flush()
     if control.abort.is_set():
@@ -322,7 +318,7 @@ def resume(
     control = Control()
     with ProgressView(quiet=quiet or as_json) as view:
         try:
-            with pause_on_signals(control):
+            with pause_on_signals(control, quiet=quiet):
                 outcome = resume_job(
                     store,
                     job_id,
@@ -334,8 +330,8 @@ def resume(
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
-            _exit_after(store, job_id, exc, as_json=as_json, control=control, state_dir=state_dir)
-    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=state_dir)
+            _exit_after(store, job_id, exc, as_json=as_json, control=control)
+    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=store.root)
 
 
 def _only_unfinished(store: JobStore) -> str:
@@ -347,7 +343,8 @@ def _only_unfinished(store: JobStore) -> str:
     listing = ", ".join(candidates)
     if not stdin_is_terminal():
         raise UsageError(
-            f"several unfinished jobs ({listing}); name one: transcript-cli resume JOB"
+            f"several unfinished jobs ({listing}); name one: "
+            + command("resume", "JOB", state_dir=store.root)
         )
     err.print("Unfinished jobs:")
     for n, job_id in enumerate(candidates, 1):

@@ -12,12 +12,17 @@ from transcript_cli.control import Control
 
 
 @contextmanager
-def pause_on_signals(control: Control) -> Iterator[None]:
-    """Install the handlers for the duration of a job, then restore the previous ones."""
+def pause_on_signals(control: Control, *, quiet: bool = False) -> Iterator[None]:
+    """Install the handlers for the duration of a job, then restore the previous ones.
+
+    Under --quiet the "Pausing" notice is left out; the final "Paused ... Resume:" line is not.
+    """
 
     def handle(signum: int, frame: FrameType | None) -> None:
         if not control.pause.is_set():
             control.pause.set()
+            if quiet:
+                return
             err.print(
                 "[yellow]Pausing: finishing the chunks in flight "
                 "(press Ctrl-C again to stop at once)…[/yellow]"
