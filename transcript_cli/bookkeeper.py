@@ -83,6 +83,9 @@ class Bookkeeper:
         self._on_event = on_event
         self._mark = clock()
 
+    def _spent(self) -> float | None:
+        return None if self.state.cost_unknown_chunks else self.state.cost_usd
+
     def emit(self, event: Event) -> None:
         """Worker threads report retries too, so the caller's sink is called under a lock."""
         with self._emit_lock:
@@ -105,6 +108,7 @@ class Bookkeeper:
                 chunks_total=self.state.chunks_total,
                 chunks_done=self.state.chunks_done,
                 resumed=resumed,
+                cost_usd=self._spent(),
             )
         )
         try:
@@ -259,6 +263,7 @@ class Bookkeeper:
                 job_total=self.state.chunks_total,
                 input_tokens=result.input_tokens,
                 output_tokens=result.output_tokens,
+                job_cost_usd=self._spent(),
             )
         )
         if len(item.done) == item.chunk_count:

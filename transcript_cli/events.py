@@ -13,6 +13,16 @@ class JobStarted:
     chunks_total: int
     chunks_done: int
     resumed: bool
+    cost_usd: float | None = None  # spent so far (before this run too); None: a price unknown
+
+
+@dataclass(frozen=True)
+class ChunkStarted:
+    """A chunk was handed to a worker: its request is about to be sent (or paced)."""
+
+    file: str
+    chunk_index: int
+    file_total: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class ChunkFinished:
     job_total: int
     input_tokens: int
     output_tokens: int
+    job_cost_usd: float | None = None  # the job's total so far; None once a price is unknown
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class Stalled:
 
 Event = (
     JobStarted
+    | ChunkStarted
     | ChunkFinished
     | ChunkRetrying
     | ChunkWarning

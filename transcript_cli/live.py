@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from transcript_cli.bookkeeper import Bookkeeper
 from transcript_cli.errors import ProviderError
-from transcript_cli.events import ChunkRetrying, Event, PauseStarted, Stalled
+from transcript_cli.events import ChunkRetrying, ChunkStarted, Event, PauseStarted, Stalled
 from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.providers.base import Provider
 from transcript_cli.retry import RetryPolicy
@@ -88,6 +88,8 @@ class LiveScheduler:
                         exhausted = True
                         break
                     in_flight[pool.submit(worker.run, nxt)] = nxt
+                    total = book.state.inputs[nxt.input_index].chunk_count
+                    book.emit(ChunkStarted(nxt.file_name, nxt.chunk_index, total))
                 if stopping and not pause_told and failure is None:
                     pause_told = True
                     book.emit(PauseStarted(in_flight=len(in_flight)))

@@ -1,7 +1,16 @@
-"""Turns engine events into a progress bar on a terminal, or plain lines in a log."""
+"""Turns engine events into a progress bar on a terminal, or plain lines in a log.
+
+The bar names the file(s) in flight, the money spent and the time left. Without -v, a message
+that repeats (a warning, a retry) is printed the first time and counted after that: one summary
+line per kind at the end, pointing at `status JOB` for each chunk's details. With -v every retry,
+throttle, pacing decision and chunk is logged.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 
@@ -17,10 +26,14 @@ from rich.progress import (
 )
 
 from transcript_cli.cli.console import err
+from transcript_cli.cli.hints import command_line
+from transcript_cli.cli.tally import Tally
+from transcript_cli.errors import Command
 from transcript_cli.events import (
     ChunkFailed,
     ChunkFinished,
     ChunkRetrying,
+    ChunkStarted,
     ChunkWarning,
     Event,
     FileWritten,
@@ -28,6 +41,26 @@ from transcript_cli.events import (
     PauseStarted,
     Stalled,
 )
+
+_FILES_WIDTH = 32
+
+
+def money(cost: float | None) -> str:
+    return "$?" if cost is None else f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def _where(file: str, chunk_index: int) -> str:
+    return f"{file} chunk {chunk_index + 1}"
+
+
+def _files_label(in_flight: Counter[str], last: str) -> str:
+    names = [name for name, n in in_flight.items() if n > 0] or [last]
+    label = names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1} more"
+    return label if len(label) <= _FILES_WIDTH else "…" + label[-(_FILES_WIDTH - 1) :]
+
+
+def _words(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
 
 
 class ProgressView:
@@ -37,11 +70,21 @@ class ProgressView:
     before that (Resume it?) must not be drawn over.
     """
 
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self.live = err.is_terminal and not quiet
+    def __init__(
+        self, *, quiet: bool, verbose: bool = False, state_dir: Path | None = None
+    ) -> None:
+        self.verbose = verbose
+        self.quiet = quiet and not verbose
+        self.state_dir = state_dir
+        self.live = err.is_terminal and not self.quiet
         self.progress: Progress | None = None
         self.task: TaskID | None = None
+        self.job_id: str | None = None
+        self.cost: float | None = 0.0
+        self.in_flight: Counter[str] = Counter()
+        self.last_file = "…"  # shown while nothing is in flight, between two chunks
+        self.tally = Tally()
+        self._closed = False
 
     def __enter__(self) -> ProgressView:
         return self
@@ -53,7 +96,9 @@ class ProgressView:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("chunks"),
+                TextColumn("{task.fields[cost]}"),
                 TimeElapsedColumn(),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=err,
                 transient=True,
@@ -66,9 +111,24 @@ class ProgressView:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the bar and print the summary of repeated messages (once)."""
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+        if self._closed:
+            return
+        self._closed = True
+        if self.job_id is None:
+            return
+        details = command_line(Command("status", self.job_id), self.state_dir)
+        for repeat in self.tally.repeated():
+            self._line(
+                f"[yellow]{repeat.label} ×{repeat.count}: {escape(repeat.first)} "
+                f"(first: {escape(repeat.where)}); each one: {escape(details)}[/yellow]"
+            )
 
     def _line(self, text: str) -> None:
         if self.quiet:
@@ -78,9 +138,25 @@ class ProgressView:
         else:
             err.print(text)
 
+    def _refresh(self, **update: object) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(
+                self.task,
+                description=escape(_files_label(self.in_flight, self.last_file)),
+                cost=money(self.cost),
+                **update,  # type: ignore[arg-type]
+            )
+
+    def _say_once(self, label: str, message: str, where: str, text: str) -> None:
+        """Print the first message of its kind; later ones only with -v (all are counted)."""
+        if self.tally.add(label, message, where) or self.verbose:
+            self._line(text)
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, JobStarted):
             self._start()
+            self.job_id = event.job_id
+            self.cost = event.cost_usd
             verb = "Resuming" if event.resumed else "Starting"
             self._line(
                 f"{verb} job [bold]{event.job_id}[/bold]: {event.files_total} file(s), "
@@ -88,35 +164,79 @@ class ProgressView:
             )
             if self.progress is not None:
                 self.task = self.progress.add_task(
-                    event.job_id, total=event.chunks_total, completed=event.chunks_done
+                    "…", total=event.chunks_total, completed=event.chunks_done, cost=""
                 )
+                self._refresh()
+        elif isinstance(event, ChunkStarted):
+            self.in_flight[event.file] += 1
+            self.last_file = event.file
+            if self.verbose:
+                self._line(f"[dim]sending {escape(_where(event.file, event.chunk_index))}[/dim]")
+            self._refresh()
         elif isinstance(event, ChunkFinished):
-            if self.progress is not None and self.task is not None:
-                self.progress.update(self.task, completed=event.job_done)
+            self._chunk_ended(event.file)
+            self.cost = event.job_cost_usd
+            if self.verbose:
+                self._line(
+                    f"[dim]done {escape(_where(event.file, event.chunk_index))}: "
+                    f"{event.input_tokens:,} tokens in / {event.output_tokens:,} out; "
+                    f"{event.job_done}/{event.job_total} chunks, {money(self.cost)} so far[/dim]"
+                )
+            self._refresh(completed=event.job_done)
         elif isinstance(event, ChunkRetrying):
-            self._line(
-                f"[yellow]{escape(event.file)} chunk {event.chunk_index + 1}: "
-                f"{escape(event.message)}; "
-                f"retry {event.attempt} in {event.wait_seconds:.1f}s[/yellow]"
-            )
+            self._retrying(event)
         elif isinstance(event, FileWritten):
             self._line(
-                f"[green]wrote[/green] {escape(event.output)}  ({escape(Path(event.source).name)})"
+                f"[green]wrote[/green] {escape(event.output)}  ({escape(Path(event.source).name)}; "
+                f"{money(self.cost)} so far)"
             )
         elif isinstance(event, ChunkWarning):
-            self._line(
-                f"[yellow]warning: {escape(event.file)} chunk {event.chunk_index + 1}: "
-                f"{escape(event.message)}[/yellow]"
+            where = _where(event.file, event.chunk_index)
+            self._say_once(
+                "warning",
+                event.message,
+                where,
+                f"[yellow]warning: {escape(where)}: {escape(event.message)}[/yellow]",
             )
         elif isinstance(event, ChunkFailed):
+            self._chunk_ended(event.file)
             self._line(
-                f"[red]{escape(event.file)} chunk {event.chunk_index + 1} failed: "
+                f"[red]{escape(_where(event.file, event.chunk_index))} failed: "
                 f"{escape(event.message)}; the other files go on[/red]"
             )
+            self._refresh()
         elif isinstance(event, Stalled):
             self._line(
                 f"[yellow]no answer for {event.seconds:.0f}s ({escape(event.reason)}); "
                 "still waiting, Ctrl-C pauses[/yellow]"
             )
-        elif isinstance(event, PauseStarted) and event.in_flight:
-            self._line(f"waiting for {event.in_flight} chunk(s) in flight…")
+        elif isinstance(event, PauseStarted):
+            if event.in_flight:
+                self._line(f"waiting for {event.in_flight} chunk(s) in flight…")
+        elif self.verbose:
+            self._line(f"[dim]{escape(self._describe(event))}[/dim]")
+
+    def _chunk_ended(self, file: str) -> None:
+        if self.in_flight[file] > 0:
+            self.in_flight[file] -= 1
+
+    def _retrying(self, event: ChunkRetrying) -> None:
+        where = _where(event.file, event.chunk_index)
+        throttled = bool(getattr(event, "throttled", False))
+        label = "throttled" if throttled else "retried"
+        then = (
+            f"waiting {event.wait_seconds:.1f}s"
+            if throttled
+            else f"retry {event.attempt} in {event.wait_seconds:.1f}s"
+        )
+        text = f"[yellow]{escape(where)}: {escape(event.message)}; {then}[/yellow]"
+        self._say_once(label, event.message, where, text)
+
+    @staticmethod
+    def _describe(event: object) -> str:
+        """Any other engine event (pacing decisions, say), spelled out field by field."""
+        values = ", ".join(
+            f"{f.name.replace('_', ' ')} {getattr(event, f.name)}"
+            for f in fields(event)  # type: ignore[arg-type]
+        )
+        return f"{_words(type(event).__name__)}: {values}"

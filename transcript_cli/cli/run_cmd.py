@@ -179,6 +179,7 @@ def run(
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    verbose: ro.Verbose = False,
 ) -> None:
     """Start a job: clean INPUTS chunk by chunk, checkpointing after every chunk."""
     use_state_dir(state_dir)
@@ -231,7 +232,9 @@ def run(
         if job_id and not seen:
             seen.append(job_id)
 
-    with ProgressView(quiet=quiet or as_json) as view:
+    with ProgressView(
+        quiet=quiet or as_json, verbose=verbose and not as_json, state_dir=state_dir
+    ) as view:
 
         def sink(event: object) -> None:
             track(event)
@@ -300,6 +303,7 @@ def resume(
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    verbose: ro.Verbose = False,
 ) -> None:
     """Continue a paused, interrupted or failed job from its last checkpoint."""
     use_state_dir(state_dir)
@@ -316,7 +320,9 @@ def resume(
         strict=strict,
     )
     control = Control()
-    with ProgressView(quiet=quiet or as_json) as view:
+    with ProgressView(
+        quiet=quiet or as_json, verbose=verbose and not as_json, state_dir=state_dir
+    ) as view:
         try:
             with pause_on_signals(control, quiet=quiet):
                 outcome = resume_job(

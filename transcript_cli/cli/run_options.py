@@ -170,3 +170,12 @@ StrictOverride = Annotated[
     bool | None,
     typer.Option("--strict/--no-strict", help=_STRICT_HELP, show_default=_KEEP),
 ]
+
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Log every chunk, retry, throttle and pacing decision on stderr.",
+    ),
+]
