@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import cached_property
+from typing import NamedTuple
 
 # Scripts written without spaces between words: each character is a token.
 _UNSPACED = (
@@ -31,6 +33,7 @@ _UNSPACED = (
     "\u4e00-\u9fff"  # CJK unified ideographs
     "\uf900-\ufaff"  # CJK compatibility ideographs
 )
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
 _TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}]+(?:['’][^\W_{_UNSPACED}]+)*")
 # Annotations, not speech: "[Music]", "[inaudible]", and the fake API's "[clean]" marker.
 _ANNOTATION = re.compile(r"\[[^\]\n]{0,40}\]")
@@ -133,9 +136,11 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
-@dataclass(frozen=True)
-class Token:
-    """One normalised word (or unspaced character) and where it sits in its text."""
+class Token(NamedTuple):
+    """One normalised word (or unspaced character) and where it sits in its text.
+
+    A NamedTuple: a long part has thousands, and every reply of a job is measured.
+    """
 
     norm: str
     start: int
@@ -153,10 +158,11 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _TOKEN.finditer(masked):
         word = match.group(0)
-        norm = unicodedata.normalize("NFKC", word).casefold().replace("'", "").replace("’", "")
+        norm = word if word.isascii() else unicodedata.normalize("NFKC", word)
+        norm = norm.casefold().replace("'", "").replace("’", "")
         if norm in HARD_FILLERS:
             continue
-        weight = _UNSPACED_WEIGHT if len(norm) == 1 and _is_unspaced(norm) else 1.0
+        weight = _UNSPACED_WEIGHT if len(norm) == 1 and _UNSPACED_CHAR.match(norm) else 1.0
         tokens.append(Token(norm, match.start(), match.end(), weight))
         if word[-1].isdigit() and masked.startswith("%", match.end()):
             tokens.append(Token("percent", match.end(), match.end() + 1, 1.0))
@@ -209,10 +215,6 @@ def _digits(words: Sequence[str]) -> str:
     return "".join(str(g) for g in groups)
 
 
-def _is_unspaced(char: str) -> bool:
-    return re.fullmatch(f"[{_UNSPACED}]", char) is not None
-
-
 def _optional(tokens: Sequence[Token]) -> frozenset[int]:
     """Source positions a faithful cleaner may drop: soft fillers, stutters, repetitions.
 
@@ -234,11 +236,15 @@ def _optional(tokens: Sequence[Token]) -> frozenset[int]:
             found.update((n, n + 1))
     # "the the", "I think I think", "ship it, I mean, ship it": a restart repeats 1-3 words,
     # perhaps with a couple of words between.
-    for size in (1, 2, 3):
-        for n in range(len(norms) - 2 * size + 1):
+    for n, first in enumerate(norms):
+        for size in (1, 2, 3):
             for gap in range(_MAX_RESTART_GAP + 1):
                 m = n + size + gap
-                if norms[n : n + size] == norms[m : m + size]:
+                if (
+                    m < len(norms)
+                    and norms[m] == first
+                    and norms[n : n + size] == norms[m : m + size]
+                ):
                     found.update(range(n, n + size))
                     found.update(range(m, m + size))
     return frozenset(found)
@@ -251,7 +257,11 @@ class Alignment:
     source: tuple[Token, ...]
     reply: tuple[Token, ...]
     pairs: tuple[tuple[int, int], ...]  # (source index, reply index), both increasing
-    optional: frozenset[int]  # source indices that may be dropped without loss
+
+    @cached_property
+    def optional(self) -> frozenset[int]:
+        """Source indices that may be dropped without loss (worked out only when asked)."""
+        return _optional(self.source)
 
     @property
     def matched_source(self) -> frozenset[int]:
@@ -276,7 +286,7 @@ def align(source: str, reply: str) -> Alignment:
         for block in matcher.get_matching_blocks()
         for k in range(block.size)
     )
-    return Alignment(tuple(src), tuple(rep), pairs, _optional(src))
+    return Alignment(tuple(src), tuple(rep), pairs)
 
 
 @dataclass(frozen=True)
