@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import stat
@@ -490,3 +492,40 @@ def test_from_dict_names_the_given_path(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as caught:
         checkpoint.from_dict({"schema": "nope"}, path)
     assert caught.value.message.startswith(f"{path}: ")
+
+
+def test_settings_added_later_keep_old_jobs_hashes_and_load_from_old_checkpoints(
+    tmp_path: Path,
+) -> None:
+    # The hash a job made before the output settings existed stored: its nine fields only.
+    nine = {k: v for k, v in dataclasses.asdict(SETTINGS).items() if k in _ORIGINAL_SETTINGS}
+    old_hash = hashlib.sha256(
+        json.dumps(nine, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert SETTINGS.digest() == old_hash
+    data = checkpoint.to_dict(sample_state())
+    data["settings"] = nine
+    data["settings_hash"] = old_hash
+    loaded = checkpoint.from_dict(json.loads(json.dumps(data)), tmp_path / CHECKPOINT_NAME)
+    assert (loaded.settings.output_format, loaded.settings.timestamps) == ("md", False)
+    # Set, they are part of the hash: another format is another job.
+    as_json = dataclasses.replace(SETTINGS, output_format="json", front_matter=False)
+    assert as_json.digest() != old_hash
+    data["settings"] = {**nine, "output_format": "xml"}
+    with pytest.raises(CheckpointError, match="unknown output format 'xml'"):
+        checkpoint.from_dict(data, tmp_path / CHECKPOINT_NAME)
+
+
+_ORIGINAL_SETTINGS = frozenset(
+    {
+        "provider",
+        "model",
+        "prompt_name",
+        "prompt_text",
+        "language",
+        "title",
+        "chunk_chars",
+        "context_chars",
+        "max_tokens",
+    }
+)

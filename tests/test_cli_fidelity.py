@@ -197,3 +197,15 @@ def test_review_colours_the_diff_on_a_terminal(cli: Cli, fake_api: FakeAnthropic
     assert proc.returncode == 0
     assert "\x1b[" in text and INVENTED.split()[0] in text
     assert "{+" not in text  # colours instead of markers
+
+
+def test_review_lists_a_reply_strict_refused_for_echoing_the_prompt(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    fake_api.fail_when(
+        TARGET, Fault(transform=lambda t: f"<transcript>\n{t}\n</transcript>"), times=1
+    )
+    assert _run(cli, _job(cli), "--strict").returncode == 1
+    shown = cli("review", "talk")
+    assert "failed: reply echoes the prompt marker <transcript>" in shown.stdout
+    assert "refused under --strict" in shown.stdout

@@ -57,6 +57,8 @@ HARD_FILLERS = frozenset(
         "eh",
         "huh",
         "uhhuh",
+        "嗯",  # Chinese hesitations: one character each, so one token each
+        "呃",
     ]
 )
 # Words a faithful cleaner may drop as filler; kept words still align, dropped ones are excused.

@@ -56,6 +56,10 @@ class ReplyArchive:
         payload = json.dumps({"text": text, "reason": reason}, ensure_ascii=False).encode()
         atomic_write(folder / f"{chunk_index}.json", payload)
 
+    def has_rejected(self, input_index: int, chunk_index: int) -> bool:
+        """True if --strict refused a reply of this chunk (its latest or an earlier one)."""
+        return (self.job_dir / REJECTED_DIR / str(input_index) / f"{chunk_index}.json").is_file()
+
     def find(self, input_index: int, chunk_index: int) -> FoundReply | None:
         """The newest reply of a chunk: a stored result, a kept one, else a refused one."""
         for folder in (CHUNKS_DIR, REPLIES_DIR):

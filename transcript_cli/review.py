@@ -33,7 +33,10 @@ class ReviewEntry:
 
 
 def is_flagged(note: ChunkNote | None) -> bool:
-    """A chunk whose reply was kept with a warning, or refused under --strict for fidelity."""
+    """A chunk whose reply was kept with a warning, or refused under --strict for fidelity.
+
+    (A reply refused for echoing the prompt is found by its kept copy instead.)
+    """
     return note is not None and (note.warning is not None or note.coverage is not None)
 
 
@@ -76,7 +79,11 @@ def review(
                 )
             wanted = [chunk - 1]
         else:
-            wanted = [c for c, note in sorted(item.notes.items()) if is_flagged(note)]
+            wanted = [
+                c
+                for c, note in sorted(item.notes.items())
+                if is_flagged(note) or (note.error and archive.has_rejected(index, c))
+            ]
         if not wanted:
             continue
         parts = _parts(state, item)
