@@ -99,13 +99,14 @@ def test_values_are_not_rendered_twice() -> None:
     [
         ("missing/prompt.md", "missing/prompt.md: prompt file not found"),
         ("nowhere.md", "nowhere.md: prompt file not found"),
-        ("polish", "unknown prompt 'polish' (built-in: clean, summary-notes"),
+        ("polish", "unknown prompt 'polish' (known: clean, summary-notes;"),
     ],
 )
 def test_missing_prompt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str, problem: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     with pytest.raises(PromptError) as caught:
         load_prompt(spec)
     assert caught.value.message.startswith(problem)

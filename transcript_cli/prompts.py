@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from transcript_cli import prompt_catalog
 from transcript_cli.errors import PromptError
 from transcript_cli.sentences import Boundary
 
@@ -28,7 +29,6 @@ DEFAULT_LANGUAGE = "the same language as the transcript"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Anything in double braces, so "{{chunk-number}}" is caught as a typo instead of being sent.
 _BRACED = re.compile(r"\{\{([^{}\n]*)\}\}")
-_PACKAGE_DIR = Path(__file__).resolve().parent
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 # Templates made before front matter existed: the built-in `clean` was verbatim all along.
 _VERBATIM_BY_NAME = frozenset({"clean"})
@@ -71,19 +71,9 @@ def split_front_matter(text: str, origin: str) -> tuple[FrontMatter, str]:
     return FrontMatter(verbatim=verbatim, description=description), text[match.end() :]
 
 
-def _template_dirs() -> list[Path]:
-    # Installed wheels carry the templates inside the package; a source checkout has them at the
-    # repo's top level (an editable install points here).
-    return [_PACKAGE_DIR / "prompts", _PACKAGE_DIR.parent / "prompts"]
-
-
 def builtin_names() -> list[str]:
     """Names of the templates that ship with the tool."""
-    names: set[str] = set()
-    for folder in _template_dirs():
-        if folder.is_dir():
-            names.update(p.stem for p in folder.glob("*.md"))
-    return sorted(names)
+    return prompt_catalog.builtin_names()
 
 
 @dataclass(frozen=True)
@@ -146,24 +136,30 @@ def parse_template(name: str, text: str, origin: str) -> PromptTemplate:
     return PromptTemplate(name=name, text=text)
 
 
-def load_prompt(spec: str) -> PromptTemplate:
-    """Load a template by built-in NAME or by PATH to a file of one's own."""
+def load_prompt(spec: str, user_dir: Path | None = None) -> PromptTemplate:
+    """Load a template by NAME (the user's own first, then built-in) or by PATH to a file."""
     path = Path(spec).expanduser()
     looks_like_path = path.suffix == ".md" or "/" in spec or path.is_file()
     if looks_like_path:
         if not path.is_file():
             raise PromptError(f"{spec}: prompt file not found")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PromptError(f"{spec}: cannot read prompt file ({exc})") from exc
-        return parse_template(path.stem, text, spec)
-    for folder in _template_dirs():
-        candidate = folder / f"{spec}.md"
-        if candidate.is_file():
-            return parse_template(spec, candidate.read_text(encoding="utf-8"), str(candidate))
-    known = ", ".join(builtin_names()) or "none found"
-    raise PromptError(f"unknown prompt '{spec}' (built-in: {known}; or give a path to a .md file)")
+        return parse_template(path.stem, read_template(path, spec), spec)
+    entry = prompt_catalog.find(spec, user_dir)
+    if entry is None:
+        known = ", ".join(e.name for e in prompt_catalog.entries(user_dir)) or "none found"
+        raise PromptError(
+            f"unknown prompt '{spec}' (known: {known}; see `transcript-cli prompts`, "
+            "or give a path to a .md file)"
+        )
+    return parse_template(spec, read_template(entry.path, str(entry.path)), str(entry.path))
+
+
+def read_template(path: Path, origin: str) -> str:
+    """A template file's text; a file that cannot be read is a PromptError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptError(f"{origin}: cannot read prompt file ({exc})") from exc
 
 
 # What the model is told about a part's edges; nothing is said of an edge at a sentence end.
