@@ -12,6 +12,7 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; no
 from transcript_cli.cli import (  # noqa: F401 - registers the commands
     config_cmd,
     jobs_cmd,
+    prompts_cmd,
     repair_cmd,
     review_cmd,
     run_cmd,
