@@ -120,3 +120,25 @@ def test_version(cli: Cli) -> None:
     result = cli("--version")
     assert result.returncode == 0
     assert result.stdout == f"transcript-cli {__version__}\n"
+
+
+def test_every_run_option_is_a_key(cli: Cli) -> None:
+    """Options added to `run` later become keys without anyone listing them."""
+    import typer.main
+
+    from transcript_cli.cli import app
+    from transcript_cli.cli.defaults import NOT_CONFIGURABLE
+
+    group = typer.main.get_command(app)
+    run = group.commands["run"]  # type: ignore[attr-defined]
+    flags = {opt[2:] for param in run.params for opt in param.opts if opt.startswith("--")}
+    assert set(settings(cli)) == flags - NOT_CONFIGURABLE
+    assert {"model", "chunk-chars", "out", "concurrency", "state-dir"} <= set(settings(cli))
+
+
+def test_env_sets_an_option_of_another_feature(cli: Cli) -> None:
+    src = write_transcript(cli.workdir / "a.txt", 5)
+    env = {"TRANSCRIPT_CLI_FORMAT": "txt", "TRANSCRIPT_CLI_PROVIDER": "offline"}
+    result = cli("run", str(src), env=env)
+    assert result.returncode == 0, result.stderr
+    assert (cli.workdir / "cleaned" / "a.txt").is_file()

@@ -33,6 +33,8 @@ def test_completion_offers_job_ids(cli: Cli, fake_api: FakeAnthropic) -> None:
     assert complete(cli, "transcript-cli repair g") == ["gamma"]
     assert complete(cli, "transcript-cli resume ") == ["gamma"]  # the only unfinished one
     assert complete(cli, "transcript-cli st") == ["status"]
+    assert complete(cli, "transcript-cli run -p o") == ["offline"]
+    assert "claude-haiku-4-5" in complete(cli, "transcript-cli run --model claude-h")
     other = cli.workdir / "other"
     assert complete(cli, f"transcript-cli status --state-dir {other} ") == []
 
@@ -68,6 +70,7 @@ def test_help_shows_every_default_and_examples(cli: Cli) -> None:
         assert shown and shown.group(1).startswith(default), option
     assert "Examples:" in result.stdout
     assert "\n    transcript-cli run podcast.vtt\n" in result.stdout  # not re-wrapped
+    assert "Examples:" in cli("--help").stdout
     for command in ("resume", "status", "clear", "config"):
         assert "Examples:" in cli(command, "--help").stdout, command
 

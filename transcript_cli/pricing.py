@@ -29,6 +29,12 @@ _PRICES: dict[str, Price] = {
     "claude-haiku-4-5": Price(1.0, 5.0),
 }
 
+
+def priced_models() -> list[str]:
+    """Model ids with a known price (offered by shell completion of --model)."""
+    return sorted(_PRICES)
+
+
 _SNAPSHOT_DATE = re.compile(r"20[0-9]{6}")
 
 # Providers that never bill.

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from transcript_cli import __version__
+from transcript_cli.cli.examples import ROOT_EXAMPLES
 from transcript_cli.cli.hints import remember_state_dir
 from transcript_cli.job import STATE_DIR_ENV
 
@@ -42,7 +43,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(epilog=ROOT_EXAMPLES)
 def root(
     ctx: typer.Context,
     version: Annotated[

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.pricing import priced_models
+from transcript_cli.providers import PROVIDERS
 from transcript_cli.runner import pick_resumable
 
 
@@ -34,3 +36,13 @@ def complete_unfinished_job_ids(ctx: typer.Context, incomplete: str) -> list[str
         return [j for j in pick_resumable(_store(ctx)) if j.startswith(incomplete)]
     except Exception:  # as above
         return []
+
+
+def complete_providers(incomplete: str) -> list[str]:
+    """The providers --provider accepts."""
+    return [p for p in PROVIDERS if p.startswith(incomplete)]
+
+
+def complete_models(incomplete: str) -> list[str]:
+    """Models with a known price; any other id is accepted too (its cost shows as unknown)."""
+    return [m for m in priced_models() if m.startswith(incomplete)]

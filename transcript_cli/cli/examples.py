@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+ROOT_EXAMPLES = """\b
+Examples:
+  transcript-cli run podcast.vtt                 # clean one file with Claude
+  transcript-cli status                          # every job: state, progress, cost
+  transcript-cli resume                          # continue the only unfinished job
+  cat talk.srt | transcript-cli run - --out - > talk.md
+  transcript-cli config                          # the defaults in effect, and from where
+
+Each command has its own --help with examples."""
+
 RUN_EXAMPLES = """\b
 Examples:
   transcript-cli run podcast.vtt

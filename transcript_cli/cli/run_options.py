@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from transcript_cli.cli.completion import complete_models, complete_providers
 from transcript_cli.providers import DEFAULT_MODEL, PROVIDERS
 from transcript_cli.providers.offline import OFFLINE_MODEL
 from transcript_cli.state import OUTPUT_FORMATS
@@ -42,13 +43,22 @@ Inputs = Annotated[
         show_default=False,
     ),
 ]
-Provider = Annotated[str, typer.Option("--provider", "-p", help=f"One of: {', '.join(PROVIDERS)}.")]
+Provider = Annotated[
+    str,
+    typer.Option(
+        "--provider",
+        "-p",
+        help=f"One of: {', '.join(PROVIDERS)}.",
+        autocompletion=complete_providers,
+    ),
+]
 Model = Annotated[
     str | None,
     typer.Option(
         "--model",
         "-m",
         help="Model id.",
+        autocompletion=complete_models,
         show_default=f"{DEFAULT_MODEL}, or {OFFLINE_MODEL} with --provider offline",
     ),
 ]
