@@ -10,6 +10,8 @@ SDK, our error conversion and our retries exactly as production runs them.
   `Fault`s script errors, dropped connections, slow or odd replies, either in arrival order
   (`script`) or for requests whose transcript matches (`fail_when`).
 - Every request is recorded, with the status answered and the most requests ever in flight.
+- Message Batches (`/v1/messages/batches`, see fake_batches.py) answer each request as the live
+  endpoint would, after `batch_delay` seconds (None: until `batches.end_all()`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from tests.fake_batches import PREFIX as BATCHES_PREFIX
+from tests.fake_batches import FakeBatches
 
 _TRANSCRIPT = re.compile(r"<transcript>\n(.*)\n</transcript>", re.S)
 
@@ -61,6 +66,7 @@ class Fault:
     transform: Callable[[str], str] | None = None
     stop_reason: str | None = None  # e.g. "max_tokens"
     error_code: str | None = None  # `error.details.error_code`, e.g. a spend limit's
+    batch_result: str | None = None  # in a batch: "expired" or "canceled" instead of an answer
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class FakeAnthropic:
         rate_limit: RateLimit | None = None,
         jitter: float = 0.0,
         seed: int = 0,
+        batch_delay: float | None = 0.2,
     ) -> None:
         self.latency = latency
         self.jitter = jitter
@@ -149,6 +156,9 @@ class FakeAnthropic:
         self._lock = threading.Lock()
         self._script: list[Fault | None] = []
         self._rules: list[tuple[Callable[[str], bool], Fault, list[int]]] = []
+        self.batches = FakeBatches(
+            lambda: self.url, self._batch_answer, delay=batch_delay, seed=seed
+        )
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -203,6 +213,14 @@ class FakeAnthropic:
             self._script.clear()
             self._rules.clear()
 
+    def batch_transcripts(self) -> list[str]:
+        """Transcript parts of every request submitted in a batch, in submission order."""
+        found = []
+        for batch_id in list(self.batches.order):
+            for request in self.batches.batches[batch_id].requests:
+                found.append(_transcript_of(request.get("params", {}))[0])
+        return found
+
     def transcripts(self) -> list[str]:
         """Transcript parts of the message requests received, in arrival order."""
         return [r.transcript for r in self.requests if r.path.endswith("/messages")]
@@ -232,7 +250,13 @@ class FakeAnthropic:
                 pass
 
             def do_POST(self) -> None:
-                fake._serve(self)
+                if self.path.startswith(BATCHES_PREFIX):
+                    fake._serve_batches(self, "POST")
+                else:
+                    fake._serve(self)
+
+            def do_GET(self) -> None:
+                fake._serve_batches(self, "GET")
 
         return Handler
 
@@ -243,9 +267,7 @@ class FakeAnthropic:
             body = json.loads(raw)
         except ValueError:
             body = {}
-        user = _user_message(body)
-        found = _TRANSCRIPT.search(user)
-        transcript = found.group(1) if found else user
+        transcript, _ = _transcript_of(body)
         started = time.monotonic()
         with self._lock:
             self._in_flight += 1
@@ -301,6 +323,12 @@ class FakeAnthropic:
         if fault.body is not None:
             self._send(handler, 200, fault.body, fault.headers)
             return 200
+        message = self.message_for(body, transcript, fault)
+        self._send(handler, 200, json.dumps(message).encode(), fault.headers)
+        return 200
+
+    def message_for(self, body: dict[str, Any], transcript: str, fault: Fault) -> dict[str, Any]:
+        """The message the live endpoint answers `body` with (and a batch's `succeeded`)."""
         if fault.text is not None:
             text = fault.text
         elif fault.transform is not None:
@@ -311,7 +339,7 @@ class FakeAnthropic:
             text = reply_text(transcript)
         system = body.get("system", "")
         prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
-        message = {
+        return {
             "id": f"msg_{len(self.requests)}",
             "type": "message",
             "role": "assistant",
@@ -324,16 +352,52 @@ class FakeAnthropic:
                 "output_tokens": max(1, len(text) // 4),
             },
         }
-        self._send(handler, 200, json.dumps(message).encode(), fault.headers)
-        return 200
+
+    def _batch_answer(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One batch request's `result`: faults apply as they would live."""
+        transcript, _ = _transcript_of(params)
+        fault = self._pick_fault(transcript) or Fault()
+        if fault.batch_result is not None:
+            return {"type": fault.batch_result}
+        if fault.status is not None:
+            kind = ERROR_TYPES.get(fault.status, "api_error")
+            return {
+                "type": "errored",
+                "error": {"type": "error", "error": {"type": kind, "message": fault.message}},
+            }
+        return {"type": "succeeded", "message": self.message_for(params, transcript, fault)}
+
+    def _serve_batches(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        with self._lock:
+            self.requests.append(
+                Recorded(
+                    path=handler.path,
+                    headers={k.lower(): v for k, v in handler.headers.items()},
+                    body={},
+                    transcript="",
+                    started=time.monotonic(),
+                    finished=time.monotonic(),
+                )
+            )
+        status, answer = self.batches.handle(method, handler.path, raw)
+        if isinstance(answer, dict):
+            self._send(handler, status, json.dumps(answer).encode(), {})
+        else:
+            self._send(handler, status, b"".join(answer), {}, content_type="application/x-jsonl")
 
     @staticmethod
     def _send(
-        handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str]
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        payload: bytes,
+        headers: dict[str, str],
+        content_type: str = "application/json",
     ) -> None:
         try:
             handler.send_response(status)
-            handler.send_header("content-type", "application/json")
+            handler.send_header("content-type", content_type)
             handler.send_header("content-length", str(len(payload)))
             handler.send_header("request-id", "req_fake")
             for name, value in headers.items():
@@ -342,3 +406,10 @@ class FakeAnthropic:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout, or a second Ctrl-C): nothing to answer
+
+
+def _transcript_of(body: dict[str, Any]) -> tuple[str, str]:
+    """(transcript part, whole user text) of a Messages request body."""
+    user = _user_message(body)
+    found = _TRANSCRIPT.search(user)
+    return (found.group(1) if found else user), user

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from transcript_cli.atomicio import atomic_write, ensure_dir
 from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
@@ -25,6 +25,7 @@ from transcript_cli.errors import (
     ProviderError,
     StateError,
     StorageError,
+    TranscriptCliError,
 )
 from transcript_cli.events import (
     ChunkFailed,
@@ -40,10 +41,10 @@ from transcript_cli.failures import Scope, SuspiciousReply, scope_of
 from transcript_cli.fidelity import Fidelity
 from transcript_cli.job import JobStore
 from transcript_cli.outputs import output_bytes
-from transcript_cli.pricing import cost_usd, price_for
+from transcript_cli.pricing import batch_price, cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate
 from transcript_cli.reply_archive import ReplyArchive
-from transcript_cli.sources import load_source
+from transcript_cli.sources import Source, load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
 
@@ -79,6 +80,7 @@ class Bookkeeper:
         self.template = PromptTemplate(state.settings.prompt_name, state.settings.prompt_text)
         self.settings_hash = state.settings.digest()
         self.price = price_for(state.settings.provider, state.settings.model)
+        self.batch_price = batch_price(self.price)
         self._emit_lock = threading.Lock()
         self._on_event = on_event
         self._mark = clock()
@@ -145,9 +147,13 @@ class Bookkeeper:
 
     def stop_paused(self) -> None:
         """Checkpoint as paused and raise Paused: what is unfinished is redone on resume."""
+        self.stop(paused(self.state))
+
+    def stop(self, error: TranscriptCliError) -> NoReturn:
+        """Checkpoint as paused and end the run with `error` (Paused, or Waiting for batches)."""
         self.state.status = "paused"
         self.checkpoint()
-        raise paused(self.state)
+        raise error
 
     # --- what is left to do ---
 
@@ -160,16 +166,7 @@ class Bookkeeper:
         for index, item in enumerate(self.state.inputs):
             if item.written:
                 continue
-            path = Path(item.path)
-            source = load_source(path, settings.chunk_chars, settings.context_chars)
-            if source.sha256 != item.sha256:
-                raise InputChangedError(f"{path}: input changed since the job started")
-            if len(source.chunks) != item.chunk_count:
-                raise InputChangedError(
-                    f"{path}: now splits into {len(source.chunks)} chunks, not "
-                    f"{item.chunk_count}; start over with `run --restart`"
-                )
-            shas = [text_sha256(c.text) for c in source.chunks]
+            path, source, shas = self.load_input(index)
             self.adopt_leftovers(index, item, shas)
             if len(item.done) == item.chunk_count:
                 self.write_output(index, item)
@@ -180,6 +177,21 @@ class Bookkeeper:
                     continue
                 request = build_request(self.template, settings, path, chunk, item.chunk_count)
                 yield WorkItem(index, chunk.index, path.name, request, shas[chunk.index])
+
+    def load_input(self, index: int) -> tuple[Path, Source, list[str]]:
+        """One input read and chunked as when the job started, with each chunk's hash."""
+        settings = self.state.settings
+        item = self.state.inputs[index]
+        path = Path(item.path)
+        source = load_source(path, settings.chunk_chars, settings.context_chars)
+        if source.sha256 != item.sha256:
+            raise InputChangedError(f"{path}: input changed since the job started")
+        if len(source.chunks) != item.chunk_count:
+            raise InputChangedError(
+                f"{path}: now splits into {len(source.chunks)} chunks, not "
+                f"{item.chunk_count}; start over with `run --restart`"
+            )
+        return path, source, [text_sha256(c.text) for c in source.chunks]
 
     def adopt_leftovers(self, index: int, item: InputState, shas: list[str]) -> None:
         """Results stored just before a crash but missing from the checkpoint are paid for: keep."""
@@ -235,7 +247,11 @@ class Bookkeeper:
             text=reply.text,
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,
-            cost_usd=cost_usd(self.price, reply.input_tokens, reply.output_tokens),
+            cost_usd=cost_usd(
+                self.batch_price if outcome.batch else self.price,
+                reply.input_tokens,
+                reply.output_tokens,
+            ),
             model=reply.model,
             provider=self.provider_name,
             retries=outcome.retries,
@@ -268,6 +284,12 @@ class Bookkeeper:
         )
         if len(item.done) == item.chunk_count:
             self.write_output(work.input_index, item)
+
+    def note_retry(self, work: WorkItem, reason: str) -> None:
+        """A chunk goes round again (a batch result to resend); saved with the next checkpoint."""
+        self.state.retry_count += 1
+        item = self.state.inputs[work.input_index]
+        self._note(item, work.chunk_index, ChunkOutcome(work, 1, last_retry_error=reason))
 
     def fail_chunk(self, outcome: ChunkOutcome, error: ProviderError) -> None:
         """A chunk that failed for good fails its file; the rest of the job goes on."""

@@ -14,6 +14,7 @@ from transcript_cli.errors import (
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
+    Waiting,
 )
 from transcript_cli.state import JobState
 from transcript_cli.work import WorkItem
@@ -70,4 +71,23 @@ def paused(state: JobState) -> Paused:
         stopped_at(state),
         job_id=state.job_id,
         hint=(" Resume: ", Command("resume", state.job_id)),
+    )
+
+
+def waiting(state: JobState, batch_ids: list[str], *, paused: bool) -> Paused | Waiting:
+    """How a batch run stops before its batches end: paused (Ctrl-C) or on purpose (--no-wait)."""
+    count = len(batch_ids)
+    which = f"{count} batch{'es' if count != 1 else ''} ({', '.join(batch_ids)})"
+    resume = Command("resume", state.job_id)
+    if paused:
+        return Paused(
+            f"Paused; {which} go on running on Anthropic's side.",
+            job_id=state.job_id,
+            hint=(" Collect the results: ", resume),
+        )
+    return Waiting(
+        f"Job {state.job_id} is waiting for {which}, {state.chunks_done}/"
+        f"{state.chunks_total} chunks done.",
+        job_id=state.job_id,
+        hint=(" Collect the results when they end: ", resume),
     )

@@ -18,7 +18,8 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 │   └── TransientProviderError (75) still failing after the retry budget; resumable
 ├── ChunksFailedError (1)          some chunks failed for good; their files were not written,
 │                                  the others were; `resume --retry-failed` tries them again
-└── Paused (130)                   a signal asked us to stop; state is consistent
+├── Paused (130)                   a signal asked us to stop; state is consistent
+└── Waiting (0)                    not an error: batches run on Anthropic's side (--no-wait)
 
 Which provider failure ends the job, and which only its chunk, is decided in failures.py.
 
@@ -191,3 +192,9 @@ class Paused(TranscriptCliError):
     """A signal asked the job to stop; everything finished so far is checkpointed."""
 
     exit_code = EXIT_PAUSED
+
+
+class Waiting(TranscriptCliError):
+    """A batch run returned before its batches ended (--no-wait); `resume` collects them."""
+
+    exit_code = EXIT_OK

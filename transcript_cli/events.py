@@ -87,6 +87,39 @@ class Stalled:
     reason: str
 
 
+@dataclass(frozen=True)
+class BatchSubmitted:
+    """A Message Batch was created (or, after a crash, found and adopted)."""
+
+    batch_id: str
+    requests: int
+    number: int
+    adopted: bool = False
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """A batch's `request_counts` changed (or were first seen)."""
+
+    batch_id: str
+    status: str
+    done: int
+    total: int
+    succeeded: int
+    errored: int
+
+
+@dataclass(frozen=True)
+class BatchCollected:
+    """An ended batch's results were stored; some may go in a follow-up batch."""
+
+    batch_id: str
+    succeeded: int
+    resubmit: int
+    split: int
+    failed: int
+
+
 Event = (
     JobStarted
     | ChunkStarted
@@ -97,6 +130,9 @@ Event = (
     | FileWritten
     | PauseStarted
     | Stalled
+    | BatchSubmitted
+    | BatchProgress
+    | BatchCollected
 )
 EventSink = Callable[[Event], None]
 

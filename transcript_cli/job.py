@@ -205,7 +205,7 @@ class JobStore:
             ) from None
         try:
             # Every writer here holds this lock: a temp file left here is a killed one's.
-            for sub in (folder, *folder.glob("chunks/*")):
+            for sub in (folder, folder / "batches", *folder.glob("chunks/*")):
                 remove_stale_temps(sub)
             yield folder
         finally:

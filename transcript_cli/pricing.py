@@ -55,6 +55,17 @@ def price_for(provider: str, model: str) -> Price | None:
     return None
 
 
+# Message Batches bill input and output at half the list price.
+BATCH_DISCOUNT = 0.5
+
+
+def batch_price(price: Price | None) -> Price | None:
+    """What a request costs through Message Batches."""
+    if price is None:
+        return None
+    return Price(price.input * BATCH_DISCOUNT, price.output * BATCH_DISCOUNT)
+
+
 def cost_usd(price: Price | None, input_tokens: int, output_tokens: int) -> float | None:
     """Dollars for one request, None when the price is unknown."""
     if price is None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from transcript_cli import manifest
+from transcript_cli import batch_ledger, manifest
 from transcript_cli.atomicio import remove_stale_temps
-from transcript_cli.bookkeeper import Bookkeeper
+from transcript_cli.batch import BatchOptions, BatchScheduler
+from transcript_cli.bookkeeper import Bookkeeper, Scheduler
 from transcript_cli.control import Control
 from transcript_cli.errors import Command, JobLockedError, StateError, StorageError, UsageError
 from transcript_cli.events import EventSink, ignore_events
@@ -29,6 +30,7 @@ from transcript_cli.job import (
 )
 from transcript_cli.live import LiveScheduler
 from transcript_cli.providers import Provider, make_provider
+from transcript_cli.providers.batches import BatchClient
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.state import JobState, Options, Settings
 
@@ -50,6 +52,7 @@ class RunSpec:
     options: Options
     out_dir: Path
     name: str | None = None
+    batch: BatchOptions | None = None  # run --batch: through Message Batches
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def start(
     planned = plan_inputs(inputs, spec.settings, spec.out_dir.resolve())
     provider = providers(spec.settings, spec.options)
     with closing(provider):
+        if spec.batch is not None:
+            batch_client(provider)  # refused before anything is written
         if store.exists(job_id) and not restart:
             existing = store.load(job_id)
             if existing.status == "completed":
@@ -133,6 +138,7 @@ def start(
                     lambda _: provider,
                     owns_provider=False,  # closed here, on every path
                     options=spec.options,
+                    batch=spec.batch,
                     control=control,
                     on_event=on_event,
                 )
@@ -158,6 +164,9 @@ def start(
                 # manifest is written once; `repair` rebuilds a lost checkpoint from it.
                 store.save(state)
                 manifest.save(manifest.Manifest.of(state), job_dir)
+                if spec.batch is not None:
+                    # Its presence makes this a batch job, for every later resume too.
+                    batch_ledger.save(batch_ledger.Ledger(job_id), job_dir)
             except StorageError as exc:
                 # There is no job yet, so nothing to resume.
                 raise StorageError(
@@ -167,7 +176,7 @@ def start(
                     reason=exc.reason,
                     job_id=job_id,
                 ) from exc
-            return JobOutcome(_process(store, state, provider, control, on_event))
+            return JobOutcome(_process(store, state, provider, control, on_event, batch=spec.batch))
 
 
 def _process(
@@ -178,11 +187,29 @@ def _process(
     on_event: EventSink,
     *,
     resumed: bool = False,
+    batch: BatchOptions | None = None,
 ) -> JobState:
-    """Run the job's remaining chunks live; the caller holds the job's lock."""
+    """Run the job's remaining chunks, live or (for a batch job) in batches; under its lock."""
     book = Bookkeeper(store, state, provider_name=provider.name, control=control, on_event=on_event)
-    scheduler = LiveScheduler(provider, state.options, policy=retry_policy(state.options))
+    policy = retry_policy(state.options)
+    scheduler: Scheduler
+    if batch_ledger.exists(book.job_dir):
+        client = batch_client(provider)
+        scheduler = BatchScheduler(
+            client, provider, state.options, batch or BatchOptions(), policy=policy
+        )
+    else:
+        scheduler = LiveScheduler(provider, state.options, policy=policy)
     return book.run(scheduler, resumed=resumed)
+
+
+def batch_client(provider: Provider) -> BatchClient:
+    """The provider's Message Batches client; only the anthropic provider has one."""
+    batches = getattr(provider, "batches", None)
+    if batches is None:
+        raise UsageError(f"--batch needs the anthropic provider, not {provider.name}")
+    client: BatchClient = batches()
+    return client
 
 
 def resume(
@@ -194,8 +221,11 @@ def resume(
     control: Control | None = None,
     on_event: EventSink = ignore_events,
     retry_failed: bool = False,
+    batch: BatchOptions | None = None,
 ) -> JobOutcome:
     """`resume`: continue from the checkpoint; finished chunks are never sent again.
+
+    A batch job goes on in batch mode (`batch` says how: wait or not, fallback to live).
 
     Chunks that failed for good stay failed (and their files unwritten) unless `retry_failed`.
     """
@@ -208,6 +238,7 @@ def resume(
         control=control,
         on_event=on_event,
         retry_failed=retry_failed,
+        batch=batch,
     )
 
 
@@ -221,6 +252,7 @@ def _resume(
     control: Control | None,
     on_event: EventSink,
     retry_failed: bool = False,
+    batch: BatchOptions | None = None,
 ) -> JobOutcome:
     """Continue a job under its lock; closes the provider only if it opened it here."""
     with store.locked(job_id) as job_dir:
@@ -241,7 +273,9 @@ def _resume(
         provider = provider_for(state)
         try:
             state.resume_count += 1
-            return JobOutcome(_process(store, state, provider, control, on_event, resumed=True))
+            return JobOutcome(
+                _process(store, state, provider, control, on_event, resumed=True, batch=batch)
+            )
         finally:
             if owns_provider:
                 provider.close()
@@ -276,14 +310,36 @@ def pick_resumable(store: JobStore) -> list[str]:
     return found
 
 
-def clear(store: JobStore, job_id: str) -> None:
-    """Delete a job's state; refused while a process runs it."""
+def batches_in_flight(store: JobStore, job_id: str) -> list[str]:
+    """Ids of a job's batches submitted and not collected (none for a live job)."""
+    ledger = batch_ledger.load(store.job_dir(job_id))
+    return ledger.batch_ids() if ledger else []
+
+
+def clear(
+    store: JobStore, job_id: str, *, cancel_batches: ProviderFactory | None = None
+) -> list[str]:
+    """Delete a job's state; refused while a process runs it. Returns the batches canceled.
+
+    With `cancel_batches`, batches still in flight are canceled first (through a provider it
+    makes): left alone they would run on, and bill, with nowhere to put their results.
+    """
     if not (store.job_dir(job_id).is_dir()):
         raise UsageError(f"no job named '{job_id}' in {store.root}")
+    canceled: list[str] = []
     try:
         with store.locked(job_id):
+            in_flight = batches_in_flight(store, job_id) if cancel_batches else []
+            if in_flight and cancel_batches is not None:
+                state = store.load(job_id)
+                with closing(cancel_batches(state.settings, state.options)) as provider:
+                    client = batch_client(provider)
+                    for batch_id in in_flight:
+                        client.cancel(batch_id)
+                        canceled.append(batch_id)
             store.remove(job_id)
     except JobLockedError:
         raise JobLockedError(
             f"job '{job_id}' is running in another process; stop it first (Ctrl-C)"
         ) from None
+    return canceled

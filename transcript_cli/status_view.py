@@ -36,7 +36,7 @@ class JobView(TypedDict):
 
     view_version: int
     job_id: str
-    state: str  # running | paused | interrupted | failed | completed | damaged
+    state: str  # running | paused | waiting | interrupted | failed | completed | damaged
     provider: str | None
     model: str | None
     prompt: str | None
@@ -56,19 +56,28 @@ class JobView(TypedDict):
     last_error: dict[str, Any] | None
     resume_command: str | None
     files: list[FileView]
+    mode: str  # live | batch (added in view_version 1; fields are only ever added)
+    batches_in_flight: list[str]  # batch ids submitted and not yet collected
+    pricing: str  # list | batch: batch replies are billed at half the list price
 
 
-def derive_state(state: JobState, running: bool) -> str:
-    """`running` in the checkpoint without a live lock holder means the process died."""
+def derive_state(state: JobState, running: bool, batches: list[str] | None = None) -> str:
+    """`running` in the checkpoint without a live lock holder means the process died; a stopped
+    batch job with batches on Anthropic's side is `waiting` for them."""
     if running:
         return "running"
     if state.status == "running":
         return "interrupted"
+    if state.status == "paused" and batches:
+        return "waiting"
     return state.status
 
 
-def job_view(state: JobState, *, running: bool, resume_command: str) -> JobView:
-    shown = derive_state(state, running)
+def job_view(
+    state: JobState, *, running: bool, resume_command: str, batches: list[str] | None = None
+) -> JobView:
+    """`batches`: the ids in flight for a batch job, None for a live one."""
+    shown = derive_state(state, running, batches)
     return {
         "view_version": VIEW_VERSION,
         "job_id": state.job_id,
@@ -114,6 +123,9 @@ def job_view(state: JobState, *, running: bool, resume_command: str) -> JobView:
             }
             for item in state.inputs
         ],
+        "mode": "live" if batches is None else "batch",
+        "batches_in_flight": list(batches or []),
+        "pricing": "list" if batches is None else "batch",
     }
 
 
@@ -142,6 +154,9 @@ def damaged_view(job_id: str, message: str, job_dir: Path) -> JobView:
         "last_error": {"message": message, "kind": "damaged", "at": None, "file": str(job_dir)},
         "resume_command": None,
         "files": [],
+        "mode": "live",
+        "batches_in_flight": [],
+        "pricing": "list",
     }
 
 

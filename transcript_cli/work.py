@@ -54,6 +54,7 @@ class ChunkOutcome:
     reply: Reply | None = None
     error: Exception | None = None
     last_retry_error: str | None = None
+    batch: bool = False  # answered through Message Batches: billed at batch prices
 
 
 def build_request(

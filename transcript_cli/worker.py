@@ -112,11 +112,15 @@ class ChunkWorker:
         if self.pause.wait(seconds):
             raise PauseInterrupt
 
-    def run(self, item: WorkItem) -> ChunkOutcome:
-        """Never raises: the main thread decides what an error means for the job."""
+    def run(self, item: WorkItem, known: ProviderError | None = None) -> ChunkOutcome:
+        """Never raises: the main thread decides what an error means for the job.
+
+        `known`: how the whole chunk already failed (a batch result), so it is not sent again
+        as it is but split at once (an empty reply is first asked once more, as live).
+        """
         retries = _Retries()
         try:
-            completions = self._solve(item, item.request, 0, retries)
+            completions = self._solve(item, item.request, 0, retries, known)
             reply = self._combine(item, completions)
         except Exception as exc:
             if isinstance(exc, ProviderError) and scope_of(exc) is not Scope.CHUNK:
@@ -127,15 +131,24 @@ class ChunkWorker:
         return ChunkOutcome(item, retries.count, reply=reply, last_retry_error=retries.last)
 
     def _solve(
-        self, item: WorkItem, request: ChunkRequest, depth: int, retries: _Retries
+        self,
+        item: WorkItem,
+        request: ChunkRequest,
+        depth: int,
+        retries: _Retries,
+        known: ProviderError | None = None,
     ) -> list[Completion]:
         """Completions covering `request`; a chunk-level failure splits it and tries again."""
         try:
-            try:
+            if known is None:
+                try:
+                    return [self._with_retries(item, request, retries)]
+                except EmptyReply as exc:
+                    known = exc
+            if isinstance(known, EmptyReply):
+                retries.add(known.message)
                 return [self._with_retries(item, request, retries)]
-            except EmptyReply as exc:
-                retries.add(exc.message)
-                return [self._with_retries(item, request, retries)]
+            raise known
         except ProviderError as exc:
             if scope_of(exc) is not Scope.CHUNK or depth >= MAX_SPLIT_DEPTH:
                 raise
@@ -191,19 +204,28 @@ class ChunkWorker:
         return completion
 
     def _combine(self, item: WorkItem, completions: list[Completion]) -> Reply:
-        text = join_all(c.text for c in completions)
-        suspicion = inspect_reply(item.request.source, text, verbatim=self.verbatim)
-        if suspicion is not None and self.strict:
-            raise SuspiciousReply(
-                suspicion.message + " (--strict)", reply=text, fidelity=suspicion.fidelity
-            )
-        return Reply(
-            text=text,
-            input_tokens=sum(c.input_tokens for c in completions),
-            output_tokens=sum(c.output_tokens for c in completions),
-            model=completions[-1].model,
-            stop_reason=completions[-1].stop_reason,
-            pieces=len(completions),
-            warning=suspicion.message if suspicion else None,
-            fidelity=suspicion.fidelity if suspicion else None,
+        return reply_from(
+            completions, source=item.request.source, strict=self.strict, verbatim=self.verbatim
         )
+
+
+def reply_from(
+    completions: list[Completion], *, source: str, strict: bool, verbatim: bool
+) -> Reply:
+    """A chunk's reply from the completions of its pieces; the one rule for both schedulers."""
+    text = join_all(c.text for c in completions)
+    suspicion = inspect_reply(source, text, verbatim=verbatim)
+    if suspicion is not None and strict:
+        raise SuspiciousReply(
+            suspicion.message + " (--strict)", reply=text, fidelity=suspicion.fidelity
+        )
+    return Reply(
+        text=text,
+        input_tokens=sum(c.input_tokens for c in completions),
+        output_tokens=sum(c.output_tokens for c in completions),
+        model=completions[-1].model,
+        stop_reason=completions[-1].stop_reason,
+        pieces=len(completions),
+        warning=suspicion.message if suspicion else None,
+        fidelity=suspicion.fidelity if suspicion else None,
+    )

@@ -9,14 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from transcript_cli import batch_ledger
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.error_output import show_error
 from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
 from transcript_cli.cli.hints import explain, resume_command, use_state_dir
 from transcript_cli.errors import EXIT_FAILED, EXIT_OK, JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.runner import batches_in_flight, open_provider
 from transcript_cli.runner import clear as clear_job
 from transcript_cli.status_view import JobView, damaged_view, job_view
 
@@ -42,11 +44,17 @@ def _views(store: JobStore, job: str | None, state_dir: Path | None) -> list[Job
             message = explain(exc, state_dir)
             views.append(damaged_view(job_id, message, store.job_dir(job_id)))
             continue
+        try:
+            ledger = batch_ledger.load(store.job_dir(job_id))
+        except StateError as exc:
+            views.append(damaged_view(job_id, explain(exc, state_dir), store.job_dir(job_id)))
+            continue
         views.append(
             job_view(
                 state,
                 running=store.is_running(job_id),
                 resume_command=resume_command(job_id, store.root),
+                batches=ledger.batch_ids() if ledger is not None else None,
             )
         )
     return views
@@ -64,12 +72,14 @@ def _show_one(view: JobView) -> None:
         ("files", f"{view['files_done']}/{view['files_total']} written"),
         ("chunks", f"{view['chunks_done']}/{view['chunks_total']} done"),
         ("tokens", f"{view['input_tokens']:,} in / {view['output_tokens']:,} out"),
-        ("cost", _money(view)),
+        ("cost", _money(view) + (" (batch prices)" if view["pricing"] == "batch" else "")),
         ("started", str(view["created_at"])),
         ("last activity", str(view["last_activity"])),
         ("resumes", str(view["resume_count"])),
         ("retries", str(view["retries"])),
     ]
+    if view["batches_in_flight"]:
+        rows.append(("batches", "in flight: " + ", ".join(view["batches_in_flight"])))
     if view["last_error"]:
         error = view["last_error"]
         rows.append(("last error", f"{error.get('message')} (at {error.get('at')})"))
@@ -179,10 +189,14 @@ def clear(
             raise UsageError("clear needs --yes when stdin is not a terminal")
         if not typer.confirm(f"Remove state of {len(targets)} job(s): {', '.join(targets)}?"):
             raise typer.Exit(1)
+    cancel = _ask_cancel(store, targets, yes=yes)
     removed, refused = [], []
     for job_id in targets:
         try:
-            clear_job(store, job_id)
+            for batch_id in clear_job(
+                store, job_id, cancel_batches=open_provider if cancel else None
+            ):
+                err.print(f"canceled batch {escape(batch_id)}")
             removed.append(job_id)
         except JobLockedError as exc:
             refused.append(job_id)
@@ -196,3 +210,22 @@ def clear(
             out.print(f"removed {escape(job_id)}")
     if code:
         raise typer.Exit(code)
+
+
+def _ask_cancel(store: JobStore, targets: list[str], *, yes: bool) -> bool:
+    """Whether to cancel batches still running for these jobs: --yes does; a person is asked."""
+    running: list[str] = []
+    for job_id in targets:
+        try:
+            running += batches_in_flight(store, job_id)
+        except StateError:
+            continue  # a damaged ledger: nothing we can cancel by id
+    if not running:
+        return False
+    if yes:
+        return True
+    return typer.confirm(
+        f"{len(running)} batch(es) still run on Anthropic's side ({', '.join(running)}) and "
+        "bill for what they finish. Cancel them?",
+        default=True,
+    )

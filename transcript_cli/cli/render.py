@@ -30,6 +30,9 @@ from transcript_cli.cli.hints import command_line
 from transcript_cli.cli.tally import Tally
 from transcript_cli.errors import Command
 from transcript_cli.events import (
+    BatchCollected,
+    BatchProgress,
+    BatchSubmitted,
     ChunkFailed,
     ChunkFinished,
     ChunkRetrying,
@@ -85,6 +88,7 @@ class ProgressView:
         self.last_file = "…"  # shown while nothing is in flight, between two chunks
         self.tally = Tally()
         self._closed = False
+        self.batch_tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> ProgressView:
         return self
@@ -210,6 +214,8 @@ class ProgressView:
                 f"[yellow]no answer for {event.seconds:.0f}s ({escape(event.reason)}); "
                 "still waiting, Ctrl-C pauses[/yellow]"
             )
+        elif isinstance(event, BatchSubmitted | BatchProgress | BatchCollected):
+            self._batch(event)
         elif isinstance(event, PauseStarted):
             if event.in_flight:
                 self._line(f"waiting for {event.in_flight} chunk(s) in flight…")
@@ -240,3 +246,41 @@ class ProgressView:
             for f in fields(event)  # type: ignore[arg-type]
         )
         return f"{_words(type(event).__name__)}: {values}"
+
+    def _batch(self, event: BatchSubmitted | BatchProgress | BatchCollected) -> None:
+        """Batches: a bar per batch on a terminal, a line per change otherwise."""
+        name = escape(event.batch_id)
+        if isinstance(event, BatchSubmitted):
+            if event.adopted:
+                self._line(
+                    f"found batch {name} ({event.requests} requests), submitted before the run "
+                    "stopped: adopted, not sent again"
+                )
+            else:
+                self._line(f"submitted batch {name}: {event.requests} requests")
+        elif isinstance(event, BatchProgress):
+            if self.progress is not None:
+                task = self.batch_tasks.get(event.batch_id)
+                if task is None:
+                    task = self.progress.add_task(
+                        f"batch …{event.batch_id[-6:]}", total=event.total, cost=""
+                    )
+                    self.batch_tasks[event.batch_id] = task
+                self.progress.update(task, completed=event.done)
+            else:
+                self._line(
+                    f"batch {name}: {event.done}/{event.total} requests ended "
+                    f"({event.succeeded} succeeded, {event.errored} errored; {event.status})"
+                )
+        else:
+            if self.progress is not None and event.batch_id in self.batch_tasks:
+                self.progress.remove_task(self.batch_tasks.pop(event.batch_id))
+            extra = []
+            if event.resubmit:
+                extra.append(f"{event.resubmit} to send again")
+            if event.split:
+                extra.append(f"{event.split} split and sent live")
+            if event.failed:
+                extra.append(f"{event.failed} failed")
+            more = f" ({', '.join(extra)})" if extra else ""
+            self._line(f"collected batch {name}: {event.succeeded} stored{more}")

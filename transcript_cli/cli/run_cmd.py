@@ -11,6 +11,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from transcript_cli import batch_ledger
+from transcript_cli.batch import BatchOptions, BatchPolling
 from transcript_cli.cli import run_options as ro
 from transcript_cli.cli import stdio
 from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
@@ -29,6 +31,7 @@ from transcript_cli.errors import (
     Paused,
     TranscriptCliError,
     UsageError,
+    Waiting,
 )
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.pricing import format_usd
@@ -60,8 +63,10 @@ def _finish(
     state = outcome.state
     if outcome.left_as_is:
         _left_as_is(state, state_dir)
+    batches = _batches(store, state.job_id)
     if as_json:
-        print_json(_json_summary(state, state_dir, exit_code=EXIT_OK, error=None))
+        summary = _json_summary(state, state_dir, exit_code=EXIT_OK, error=None, batches=batches)
+        print_json(summary)
         return
     if outcome.left_as_is:
         return
@@ -76,6 +81,8 @@ def _finish(
         )
         return
     cost = "unknown" if state.cost_unknown_chunks else f"${state.cost_usd:.4f}"
+    if batches is not None:
+        cost += " (batch prices)"
     say.print(
         f"Done: {len(state.inputs)} file(s), {state.chunks_total} chunks, "
         f"{state.input_tokens:,} tokens in / {state.output_tokens:,} out, cost {cost}, "
@@ -86,6 +93,12 @@ def _finish(
             out.print(f"  {escape(item.output)}")
 
 
+def _batches(store: JobStore, job_id: str) -> list[str] | None:
+    """A batch job's batches in flight; None for a live job."""
+    ledger = batch_ledger.load(store.job_dir(job_id))
+    return ledger.batch_ids() if ledger is not None else None
+
+
 def _elapsed(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -93,9 +106,19 @@ def _elapsed(seconds: float) -> str:
 
 
 def _json_summary(
-    state: JobState, state_dir: Path | None, *, exit_code: int, error: str | None
+    state: JobState,
+    state_dir: Path | None,
+    *,
+    exit_code: int,
+    error: str | None,
+    batches: list[str] | None,
 ) -> dict[str, object]:
-    view = job_view(state, running=False, resume_command=resume_command(state.job_id, state_dir))
+    view = job_view(
+        state,
+        running=False,
+        resume_command=resume_command(state.job_id, state_dir),
+        batches=batches,
+    )
     return {**view, "exit_code": exit_code, "error": error}
 
 
@@ -108,10 +131,19 @@ def _handle_end(
     if as_json and store.exists(job_id):
         try:
             view = job_view(
-                store.load(job_id), running=False, resume_command=resume_command(job_id, store.root)
+                store.load(job_id),
+                running=False,
+                resume_command=resume_command(job_id, store.root),
+                batches=_batches(store, job_id),
             )
         except TranscriptCliError:
             view = None  # damaged meanwhile: the error document alone still says what happened
+    if isinstance(exc, Waiting):
+        # Not an error either: submitted, and the batches run on without us.
+        err.print(Text(message))
+        if as_json:
+            print_json({**(view or {}), "exit_code": exc.exit_code, "error": None})
+        return
     if isinstance(exc, Paused):
         # Not an error: the final pause/resume line, shown even under --quiet.
         err.print(Text(message, style="yellow"))
@@ -174,6 +206,9 @@ def run(
     rpm: ro.Rpm = None,
     tpm: ro.Tpm = None,
     strict: ro.Strict = False,
+    batch: ro.Batch = False,
+    wait: ro.Wait = True,
+    fallback_live: ro.FallbackLive = False,
     resume_flag: ro.ResumeFlag = False,
     restart: ro.Restart = False,
     state_dir: StateDirOption = None,
@@ -191,6 +226,8 @@ def run(
         raise UsageError("--context-chars must be smaller than --chunk-chars")
     if front_matter and output_format.value != "md":
         raise UsageError("--front-matter needs --format md (JSON outputs carry the same fields)")
+    if not batch and (not wait or fallback_live):
+        raise UsageError("--no-wait and --fallback-live go with --batch")
     template = load_prompt(prompt)
     settings = Settings(
         provider=provider,
@@ -215,7 +252,14 @@ def run(
         strict=strict,
     )
     store = JobStore(resolve_state_dir(state_dir))
-    spec = RunSpec(inputs=inputs, settings=settings, options=options, out_dir=out_dir, name=name)
+    spec = RunSpec(
+        inputs=inputs,
+        settings=settings,
+        options=options,
+        out_dir=out_dir,
+        name=name,
+        batch=BatchOptions(wait, fallback_live, BatchPolling.from_env()) if batch else None,
+    )
     planned = stdio.plan(store, spec, stdin_name=stdin_name, as_json=as_json)
     spec = planned.spec
 
@@ -294,6 +338,8 @@ def resume(
     rpm: ro.RpmOverride = None,
     tpm: ro.TpmOverride = None,
     strict: ro.StrictOverride = None,
+    wait: ro.WaitOverride = None,
+    fallback_live: ro.FallbackLive = False,
     retry_failed: Annotated[
         bool,
         typer.Option(
@@ -333,6 +379,7 @@ def resume(
                     control=control,
                     on_event=view,
                     retry_failed=retry_failed,
+                    batch=BatchOptions(wait is not False, fallback_live, BatchPolling.from_env()),
                 )
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)

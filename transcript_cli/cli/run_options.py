@@ -189,3 +189,32 @@ Verbose = Annotated[
         help="Log every chunk, retry, throttle and pacing decision on stderr.",
     ),
 ]
+_BATCH_HELP = (
+    "Send the chunks as Message Batches: half the price, results within 24 hours. Waits and "
+    "collects unless --no-wait; `resume` goes on in batch mode."
+)
+Batch = Annotated[bool, typer.Option("--batch", help=_BATCH_HELP)]
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="With --batch: wait for the batches and collect (or return at once; the job is "
+        "`waiting` and `resume` collects).",
+    ),
+]
+WaitOverride = Annotated[
+    bool | None,
+    typer.Option(
+        "--wait/--no-wait",
+        help="For a batch job: wait for its batches, or return while they run.",
+        show_default="wait",
+    ),
+]
+FallbackLive = Annotated[
+    bool,
+    typer.Option(
+        "--fallback-live",
+        help="With --batch: finish the requests a batch did not answer with live requests "
+        "(full price) instead of another batch.",
+    ),
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 from anthropic import APIResponse
@@ -17,6 +18,9 @@ from transcript_cli.errors import (
     TransientProviderError,
 )
 from transcript_cli.providers.base import DEFAULT_MODEL, DEFAULT_TIMEOUT, ChunkRequest, Completion
+
+if TYPE_CHECKING:
+    from transcript_cli.providers.anthropic_batches import AnthropicBatches
 
 # Statuses that may clear by waiting; everything else 4xx is the request's or account's fault.
 _TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -71,33 +75,48 @@ class AnthropicProvider:
                 "to clean without the API"
             )
         self._secret = client.api_key or client.auth_token or ""
-        self._client = client
+        self.client = client
+
+    def params(self, request: ChunkRequest) -> dict[str, Any]:
+        """The Messages API parameters for one chunk: the same live and in a batch."""
+        return {
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "system": request.system,
+            "messages": [{"role": "user", "content": request.user}],
+        }
+
+    def batches(self) -> AnthropicBatches:
+        """Message Batches through this provider's client."""
+        from transcript_cli.providers.anthropic_batches import AnthropicBatches
+
+        return AnthropicBatches(self)
 
     def complete(self, request: ChunkRequest) -> Completion:
         """One Messages API call; raises only our ProviderError subclasses."""
         try:
-            raw = self._client.messages.with_raw_response.create(
-                model=self.model,
-                max_tokens=request.max_tokens,
-                system=request.system,
-                messages=[{"role": "user", "content": request.user}],
-                timeout=self._timeout,
+            raw = self.client.messages.with_raw_response.create(
+                **self.params(request), timeout=self._timeout
             )
         except anthropic.APIError as exc:
-            raise self._convert(exc) from None
+            raise self.convert(exc) from None
         try:
             return self._completion(raw)
         except anthropic.APIError as exc:
-            raise self._convert(exc) from None
+            raise self.convert(exc) from None
         except (ValueError, TypeError, AttributeError) as exc:
             # A 200 whose body is cut off, not JSON, or not a message: the next try may be fine.
             raise TransientProviderError(
                 self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
             ) from None
 
+    @classmethod
+    def _completion(cls, raw: APIResponse[Message]) -> Completion:
+        return cls.completion_of(raw.parse(), {k.lower(): v for k, v in raw.headers.items()})
+
     @staticmethod
-    def _completion(raw: APIResponse[Message]) -> Completion:
-        message = raw.parse()
+    def completion_of(message: Message, headers: Mapping[str, str]) -> Completion:
+        """Our Completion of an SDK message (live, or one batch result)."""
         text = "".join(block.text for block in message.content if block.type == "text")
         usage = message.usage
         input_tokens = (
@@ -111,17 +130,18 @@ class AnthropicProvider:
             output_tokens=usage.output_tokens,
             model=message.model,
             stop_reason=str(message.stop_reason or ""),
-            headers={k.lower(): v for k, v in raw.headers.items()},
+            headers=headers,
         )
 
     def close(self) -> None:
         """Release pooled connections."""
-        self._client.close()
+        self.client.close()
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]") if self._secret else text
 
-    def _convert(self, exc: anthropic.APIError) -> ProviderError:
+    def convert(self, exc: anthropic.APIError) -> ProviderError:
+        """An SDK error as ours (the batch client converts with this too)."""
         if isinstance(exc, anthropic.APITimeoutError):
             return TransientProviderError(f"request timed out after {self._timeout:g}s")
         if isinstance(exc, anthropic.APIConnectionError):
