@@ -108,7 +108,7 @@ class FakeBatches:
                 self.calls.append("cancel")
                 if batch.ended_at(time.time()) is None and batch.cancel_at is None:
                     batch.cancel_at = time.time() + 0.05
-            return 200, self._view(batch)
+            return 200, self._view(batch)  # outside the lock: a view may compute results
         if method == "GET" and parts[1:] == ["results"]:
             self.calls.append("results")
             if self._ended(batch) is None:
@@ -134,7 +134,7 @@ class FakeBatches:
             )
             self.batches[batch.id] = batch
             self.order.append(batch.id)
-            view = self._view(batch)
+        view = self._view(batch)  # outside the lock: an ended batch's view computes results
         if self.create_delay:
             time.sleep(self.create_delay)
         return 200, view

@@ -160,9 +160,15 @@ def test_mixed_results_are_settled_like_live_and_the_outputs_match_a_live_run(
     marker = {n: f"Sentence number {n} " for n in range(90)}
     picks = {
         kind: index_of(chunks, marker[n])
-        for kind, n in (("errored", 10), ("expired", 30), ("canceled", 45), ("too_large", 60))
+        for kind, n in (
+            ("errored", 10),
+            ("expired", 30),
+            ("canceled", 45),
+            ("too_large", 60),
+            ("cut_off", 75),
+        )
     }
-    assert len(set(picks.values())) == 4
+    assert len(set(picks.values())) == 5
 
     def faults() -> None:
         fake_api.clear_faults()
@@ -170,6 +176,7 @@ def test_mixed_results_are_settled_like_live_and_the_outputs_match_a_live_run(
         fake_api.fail_when(texts[picks["too_large"]], Fault(status=413, message="too large"))
         fake_api.fail_when(texts[picks["expired"]], Fault(batch_result="expired"))
         fake_api.fail_when(texts[picks["canceled"]], Fault(batch_result="canceled"))
+        fake_api.fail_when(texts[picks["cut_off"]], Fault(stop_reason="max_tokens"))
 
     faults()
     done = cli(*run_args(src, "--name", "b", "--out", "batched", "--batch"), env=POLL)
@@ -180,9 +187,11 @@ def test_mixed_results_are_settled_like_live_and_the_outputs_match_a_live_run(
     followed = sorted(picks[k] for k in ("errored", "expired", "canceled"))
     tag = batch_ledger.job_tag("b")
     assert sorted(r["custom_id"] for r in second) == sorted(f"{tag}_f0_c{c}" for c in followed)
-    # The chunk the API refused whole was split and its pieces sent live, as live mode does.
+    # The chunks the API refused whole or cut off were split and their pieces sent live, as
+    # live mode does.
     live_sent = fake_api.transcripts()
-    assert len(live_sent) >= 2 and all(t in texts[picks["too_large"]] for t in live_sent)
+    split = texts[picks["too_large"]] + texts[picks["cut_off"]]
+    assert len(live_sent) >= 4 and all(t in split for t in live_sent)
     view = status(cli, "b")
     assert view["state"] == "completed" and view["retries"] == 3
 

@@ -278,7 +278,7 @@ class BatchScheduler:
         failure = None
         to_split: list[tuple[WorkItem, ProviderError]] = []
         tally = dict.fromkeys(("succeeded", "resubmit", "split", "failed"), 0)
-        with open(spool, "rb") as handle:
+        with open(spool, "rb") as handle, book.checkpoints_deferred():
             for input_index in sorted(offsets):
                 failure = self._settle_input(
                     book, handle, input_index, offsets[input_index], to_split, tally

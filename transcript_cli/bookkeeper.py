@@ -13,6 +13,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, Protocol
 
@@ -84,6 +85,7 @@ class Bookkeeper:
         self._emit_lock = threading.Lock()
         self._on_event = on_event
         self._mark = clock()
+        self._deferred = False
 
     def _spent(self) -> float | None:
         return None if self.state.cost_unknown_chunks else self.state.cost_usd
@@ -266,7 +268,7 @@ class Bookkeeper:
             self._note(
                 item, work.chunk_index, outcome, warning=reply.warning, fidelity=reply.fidelity
             )
-        self.checkpoint()
+        self._chunk_checkpoint()
         if reply.warning:
             self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
         self.emit(
@@ -307,6 +309,25 @@ class Bookkeeper:
         self.emit(ChunkFailed(work.file_name, work.chunk_index, error.message))
 
     # --- state writes ---
+
+    @contextmanager
+    def checkpoints_deferred(self) -> Iterator[None]:
+        """Settle many chunks with one checkpoint at the end (batch results, already paid).
+
+        Each result is still stored (and fsynced) before it is counted; a crash in between
+        leaves results that the next run adopts, and the batch stays in the ledger until it is
+        collected whole, so nothing is lost or paid twice. Saves two fsyncs per chunk.
+        """
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
+            self.checkpoint()
+
+    def _chunk_checkpoint(self) -> None:
+        if not self._deferred:
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         now = self.clock()

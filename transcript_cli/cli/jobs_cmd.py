@@ -25,6 +25,7 @@ from transcript_cli.status_view import JobView, damaged_view, job_view
 _STATE_STYLE = {
     "running": "cyan",
     "paused": "yellow",
+    "waiting": "cyan",
     "interrupted": "yellow",
     "failed": "red",
     "completed": "green",
