@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.conftest import Cli, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
@@ -35,6 +36,10 @@ def test_completion_offers_job_ids(cli: Cli, fake_api: FakeAnthropic) -> None:
     assert complete(cli, "transcript-cli st") == ["status"]
     assert complete(cli, "transcript-cli run -p o") == ["offline"]
     assert "claude-haiku-4-5" in complete(cli, "transcript-cli run --model claude-h")
+    mine = Path(cli.env["XDG_CONFIG_HOME"]) / "transcript-cli" / "prompts" / "cleanest.md"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("Clean it all.", encoding="utf-8")
+    assert complete(cli, "transcript-cli run --prompt cle") == ["clean", "cleanest"]
     other = cli.workdir / "other"
     assert complete(cli, f"transcript-cli status --state-dir {other} ") == []
 

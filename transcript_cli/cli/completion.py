@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from transcript_cli import prompt_catalog
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.pricing import priced_models
 from transcript_cli.providers import PROVIDERS
@@ -46,3 +47,11 @@ def complete_providers(incomplete: str) -> list[str]:
 def complete_models(incomplete: str) -> list[str]:
     """Models with a known price; any other id is accepted too (its cost shows as unknown)."""
     return [m for m in priced_models() if m.startswith(incomplete)]
+
+
+def complete_prompts(incomplete: str) -> list[str]:
+    """Template names, built-in and the user's (a path is completed by the shell as a file)."""
+    try:
+        return [e.name for e in prompt_catalog.entries() if e.name.startswith(incomplete)]
+    except Exception:  # as above: never a traceback in the shell
+        return []

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from transcript_cli.cli.completion import complete_models, complete_providers
+from transcript_cli.cli.completion import complete_models, complete_prompts, complete_providers
 from transcript_cli.providers import DEFAULT_MODEL, PROVIDERS
 from transcript_cli.providers.offline import OFFLINE_MODEL
 from transcript_cli.state import OUTPUT_FORMATS
@@ -64,7 +64,11 @@ Model = Annotated[
 ]
 Prompt = Annotated[
     str,
-    typer.Option("--prompt", help="Built-in template NAME or PATH to a .md file."),
+    typer.Option(
+        "--prompt",
+        help="Template NAME (see `transcript-cli prompts`) or PATH to a .md file.",
+        autocompletion=complete_prompts,
+    ),
 ]
 Language = Annotated[
     str | None,
