@@ -16,11 +16,12 @@ from transcript_cli.bookkeeper import Bookkeeper
 from transcript_cli.chunk_results import ResultStore
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.control import Control
-from transcript_cli.errors import Paused
+from transcript_cli.errors import InputChangedError, Paused
 from transcript_cli.events import ChunkFinished, Event, EventSink, Stalled, ignore_events
 from transcript_cli.job import JobStore, new_state, plan_inputs
 from transcript_cli.live import LiveScheduler
 from transcript_cli.retry import RetryPolicy
+from transcript_cli.sources import Source, load_source
 from transcript_cli.state import JobState, Options, Settings
 
 SETTINGS = Settings(
@@ -191,3 +192,46 @@ def test_a_stall_is_reported_not_silent(tmp_path: Path) -> None:
     assert stalls and stalls[0].seconds >= 0.3
     assert "sent and not answered" in stalls[0].reason
     assert checkpoint.load(store.job_dir("job")).status == "completed"
+
+
+def test_resume_refuses_chunks_cut_differently_than_the_finished_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer chunker may cut the same input elsewhere: mixing would repeat or lose words."""
+    store, inputs = _setup(tmp_path, files=1, sentences=60)
+    control = Control()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkFinished) and event.job_done == 3:
+            control.pause.set()
+
+    with pytest.raises(Paused):
+        _run(
+            store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
+        )
+    state = checkpoint.load(store.job_dir("job"))
+    done = len(state.inputs[0].done)
+
+    def shifted(path: Path, chunk_chars: int, context_chars: int, **kw: object) -> Source:
+        """The same chunk count, the seam after the finished chunks one word later."""
+        source = load_source(path, chunk_chars, context_chars)
+        chunks = list(source.chunks)
+        last, nxt = chunks[done - 1], chunks[done]
+        word, rest = nxt.text.split(" ", 1)
+        chunks[done - 1] = replace(last, text=f"{last.text} {word}")
+        chunks[done] = replace(nxt, text=rest)
+        return replace(source, chunks=chunks)
+
+    monkeypatch.setattr("transcript_cli.bookkeeper.load_source", shifted)
+    again = ScriptedProvider()
+    with store.locked("job"), pytest.raises(InputChangedError) as caught:
+        run_live(store, state, again, resumed=True)
+    assert f"chunk {done} differs" in caught.value.message
+    assert "run --restart" in caught.value.message
+    assert again.sources == []  # nothing paid for
+    assert not (tmp_path / "out" / "part0.md").exists()
+    # Unchanged chunking resumes as before.
+    monkeypatch.undo()
+    with store.locked("job"):
+        run_live(store, checkpoint.load(store.job_dir("job")), ScriptedProvider(), resumed=True)
+    assert (tmp_path / "out" / "part0.md").exists()

@@ -193,7 +193,31 @@ class Bookkeeper:
                 f"{path}: now splits into {len(source.chunks)} chunks, not "
                 f"{item.chunk_count}; start over with `run --restart`"
             )
-        return path, source, [text_sha256(c.text) for c in source.chunks]
+        shas = [text_sha256(c.text) for c in source.chunks]
+        self.check_seams(index, item, shas, path)
+        return path, source, shas
+
+    def check_seams(self, index: int, item: InputState, shas: list[str], path: Path) -> None:
+        """Finished chunks beside unfinished ones must still be chunks the input splits into.
+
+        A newer version may cut the same input elsewhere; mixing its chunks with stored ones would
+        repeat or lose words at the seams. Only the chunks beside a gap are read, so this costs a
+        few reads however long the job.
+        """
+        beside_gap = set()
+        for first, end in item.done.to_ranges():
+            if first > 0:
+                beside_gap.add(first)
+            if end < item.chunk_count:
+                beside_gap.add(end - 1)
+        for n in sorted(beside_gap):
+            result = self.results.get(index, n)
+            if result is not None and result.source_sha256 != shas[n]:
+                raise InputChangedError(
+                    f"{path}: is now cut into chunks differently than when the job started "
+                    f"(chunk {n + 1} differs; a newer transcript-cli?); finish it with the "
+                    "version that started it, or start over with `run --restart`"
+                )
 
     def adopt_leftovers(self, index: int, item: InputState, shas: list[str]) -> None:
         """Results stored just before a crash but missing from the checkpoint are paid for: keep."""
