@@ -75,7 +75,8 @@ def collect_seconds(work: Path, n: int, api: FakeAnthropic) -> tuple[float, floa
     api.batches.delay = None  # ends when told, so submission and collection are timed apart
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "transcript_cli", *args, "--no-wait"], env=env,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)  # fmt: skip
     submitted = time.perf_counter() - started
     api.batches.end_all()
     started = time.perf_counter()

@@ -161,7 +161,7 @@ class BatchScheduler:
 
     def _submit_pending(self, book: Bookkeeper, ledger: Ledger) -> ProviderError | None:
         """Every pending chunk not in flight, in as few batches as the API's limits allow."""
-        packer = _Packer(self._pending(book, ledger), self.tag, self.max_requests, self.max_bytes)
+        packer = Packer(self._pending(book, ledger), self.tag, self.max_requests, self.max_bytes)
         while packer.head is not None:
             if book.control.pause.is_set():
                 return None
@@ -460,7 +460,7 @@ def _progress(info: BatchInfo) -> BatchProgress:
     )
 
 
-class _Packer:
+class Packer:
     """Takes pending chunks into one batch after another, each within the API's limits."""
 
     def __init__(
