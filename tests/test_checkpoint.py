@@ -529,3 +529,36 @@ _ORIGINAL_SETTINGS = frozenset(
         "max_tokens",
     }
 )
+
+
+def test_checkpoint_from_before_encodings_and_caption_styles_still_loads(tmp_path: Path) -> None:
+    """Those fields were added later: a checkpoint without them loads, and its settings hash
+    (computed without `encoding`) still verifies."""
+    import hashlib
+    from dataclasses import asdict
+
+    data: dict[str, Any] = json.loads(json.dumps(checkpoint.to_dict(sample_state())))
+    # The settings as the first schema wrote them: no field added since.
+    first = ("provider", "model", "prompt_name", "prompt_text", "language", "title")
+    first += ("chunk_chars", "context_chars", "max_tokens")
+    data["settings"] = {k: data["settings"][k] for k in first}
+    old_canonical = json.dumps(data["settings"], sort_keys=True, separators=(",", ":"))
+    data["settings_hash"] = hashlib.sha256(old_canonical.encode()).hexdigest()
+    for item in data["inputs"]:
+        item.pop("encoding", None)
+        item.pop("captions", None)
+    state = checkpoint.from_dict(data, tmp_path / CHECKPOINT_NAME)
+    assert state.settings == SETTINGS and state.settings.encoding is None
+    assert all(i.encoding is None and i.captions is None for i in state.inputs)
+    assert "encoding" not in asdict(state.inputs[0].spec) or state.inputs[0].spec.encoding is None
+
+
+def test_encoding_and_caption_style_round_trip(tmp_path: Path) -> None:
+    state = sample_state()
+    state.settings = Settings(**{**vars(SETTINGS), "encoding": "cp1256"})
+    state.inputs[0].encoding, state.inputs[0].captions = "cp1256", "roll-up"
+    checkpoint.save(state, tmp_path)
+    loaded = checkpoint.load(tmp_path)
+    assert loaded.settings.encoding == "cp1256"
+    assert (loaded.inputs[0].encoding, loaded.inputs[0].captions) == ("cp1256", "roll-up")
+    assert loaded.settings.digest() != SETTINGS.digest()

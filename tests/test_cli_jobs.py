@@ -164,6 +164,8 @@ def test_status_of_a_failed_then_completed_job(cli: Cli, fake_api: FakeAnthropic
             "written": False,
             "chunks_failed": 0,
             "chunks": [],
+            "encoding": "utf-8",
+            "captions": None,  # plain text has no cues
         }
     ]
     assert view["input_tokens"] > 0 and view["output_tokens"] > 0 and view["cost_usd"] > 0

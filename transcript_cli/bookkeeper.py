@@ -185,7 +185,12 @@ class Bookkeeper:
         settings = self.state.settings
         item = self.state.inputs[index]
         path = Path(item.path)
-        source = load_source(path, settings.chunk_chars, settings.context_chars)
+        source = load_source(
+            path,
+            settings.chunk_chars,
+            settings.context_chars,
+            encoding=item.encoding or settings.encoding,
+        )
         if source.sha256 != item.sha256:
             raise InputChangedError(f"{path}: input changed since the job started")
         if len(source.chunks) != item.chunk_count:

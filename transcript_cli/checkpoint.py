@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
 from transcript_cli import __version__
 from transcript_cli.atomicio import atomic_write
@@ -42,15 +42,23 @@ class InputSpecDict(TypedDict):
     sha256: str
     chunk_count: int
     output: str
+    # Added later, so absent from older files: how the input was decoded and its caption style.
+    encoding: NotRequired[str]
+    captions: NotRequired[str]
 
 
 def input_spec_dict(spec: InputSpec) -> InputSpecDict:
-    return {
+    data: InputSpecDict = {
         "path": spec.path,
         "sha256": spec.sha256,
         "chunk_count": spec.chunk_count,
         "output": spec.output,
     }
+    if spec.encoding is not None:
+        data["encoding"] = spec.encoding
+    if spec.captions is not None:
+        data["captions"] = spec.captions
+    return data
 
 
 class _InputDict(InputSpecDict):
@@ -273,6 +281,7 @@ class FieldValidator:
             output_format=self.opt(s, "output_format", str) or "md",
             timestamps=bool(self.opt(s, "timestamps", bool)),
             front_matter=bool(self.opt(s, "front_matter", bool)),
+            encoding=self.opt(s, "encoding", str),
         )
         if settings.output_format not in OUTPUT_FORMATS:
             raise self.fail(f"unknown output format {settings.output_format!r}")
@@ -297,6 +306,8 @@ class FieldValidator:
             sha256=self.get(d, "sha256", str),
             chunk_count=self.get(d, "chunk_count", int),
             output=self.get(d, "output", str),
+            encoding=self.opt(d, "encoding", str),
+            captions=self.opt(d, "captions", str),
         )
 
     def input(self, item: object) -> InputState:
@@ -323,6 +334,8 @@ class FieldValidator:
             done=ChunkSet.from_ranges(ranges),
             written=self.get(d, "written", bool),
             notes=self.notes(d.get("notes") or {}, count),
+            encoding=spec.encoding,
+            captions=spec.captions,
         )
 
     def notes(self, value: object, count: int) -> dict[int, ChunkNote]:

@@ -3,6 +3,7 @@
 TranscriptCliError                 base: message + exit_code; the CLI catches only this
 ├── UsageError (2)                 bad flags, unknown job, nothing to resume
 │   ├── InputError (2)             an input file is missing, empty, undecodable or malformed
+│   ├── BadInputsError (2)         several of them: one line each
 │   ├── PromptError (2)            unknown template, unknown placeholder
 │   ├── ConfigError (2)            a transcript-cli.toml is malformed or sets an unknown key
 │   └── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
@@ -87,6 +88,14 @@ class InputError(UsageError):
         super().__init__(f"{path}: {problem}")
         self.path = Path(path)
         self.problem = problem
+
+
+class BadInputsError(UsageError):
+    """Some inputs cannot be read; all of them are named, one line each."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        super().__init__("\n".join(e.message for e in errors))
+        self.errors = errors
 
 
 class PromptError(UsageError):

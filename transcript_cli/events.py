@@ -26,6 +26,14 @@ class ChunkStarted:
 
 
 @dataclass(frozen=True)
+class InputSkipped:
+    """`--skip-invalid`: this input cannot be read and is left out of the job."""
+
+    file: str
+    problem: str
+
+
+@dataclass(frozen=True)
 class ChunkFinished:
     file: str
     chunk_index: int
@@ -123,6 +131,7 @@ class BatchCollected:
 Event = (
     JobStarted
     | ChunkStarted
+    | InputSkipped
     | ChunkFinished
     | ChunkRetrying
     | ChunkWarning

@@ -44,37 +44,46 @@ def refuse_special_file(path: Path, mode: int) -> None:
 
 
 def discover_inputs(paths: Sequence[Path]) -> list[Path]:
-    """Expand folders to the transcripts in them (sorted), and check every path exists."""
+    """Expand folders to the transcripts in them (sorted); the first bad path is an error."""
+    found, problems = find_inputs(paths)
+    if problems:
+        raise problems[0]
+    return found
+
+
+def find_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[InputError]]:
+    """Folders expanded to the transcripts in them (sorted), each file once; and every path that
+    is missing, of an unknown type or a folder without transcripts."""
     if not paths:
         raise InputError("-", "no input given")
     found: list[Path] = []
+    problems: list[InputError] = []
     for path in paths:
         if path.is_dir():
             inside = sorted(
                 p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
             )
             if not inside:
-                raise InputError(path, f"folder holds no transcripts ({', '.join(SUFFIXES)} files)")
+                problems.append(
+                    InputError(path, f"folder holds no transcripts ({', '.join(SUFFIXES)} files)")
+                )
             found.extend(inside)
         elif path.exists():
             refuse_special_file(path, path.stat().st_mode)
             if path.suffix.lower() not in SUFFIXES:
-                raise InputError(
-                    path,
-                    f"unknown transcript type '{path.suffix or '(none)'}' "
-                    f"(expected {', '.join(SUFFIXES)})",
+                problems.append(
+                    InputError(
+                        path,
+                        f"unknown transcript type '{path.suffix or '(none)'}' "
+                        f"(expected {', '.join(SUFFIXES)})",
+                    )
                 )
-            found.append(path)
+            else:
+                found.append(path)
         else:
-            raise InputError(path, "file not found")
-    resolved = [p.resolve() for p in found]
-    seen: set[Path] = set()
-    unique = []
-    for p in resolved:
-        if p not in seen:
-            seen.add(p)
-            unique.append(p)
-    return unique
+            problems.append(InputError(path, "file not found"))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique, problems
 
 
 def read_transcript(path: Path, encoding: str | None = None) -> Transcript:

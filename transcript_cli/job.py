@@ -18,8 +18,10 @@ from transcript_cli import checkpoint
 from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir, remove_stale_temps
 from transcript_cli.chunk_results import CHUNKS_DIR
 from transcript_cli.errors import (
+    BadInputsError,
     CheckpointError,
     InputChangedError,
+    InputError,
     JobLockedError,
     StateError,
     UsageError,
@@ -84,21 +86,43 @@ def output_paths(inputs: Sequence[Path], out_dir: Path, suffix: str = ".md") -> 
 
 
 def plan_inputs(inputs: Sequence[Path], settings: Settings, out_dir: Path) -> list[InputState]:
-    """Read, validate and count every input before anything is written or paid for."""
+    """Read, validate and count every input before anything is written or paid for.
+
+    Every unreadable input is named at once (BadInputsError), not just the first.
+    """
+    planned, problems = plan_each(inputs, settings, out_dir)
+    if problems:
+        raise BadInputsError(problems)
+    return planned
+
+
+def plan_each(
+    inputs: Sequence[Path], settings: Settings, out_dir: Path
+) -> tuple[list[InputState], list[InputError]]:
+    """The inputs that read well, planned; and the problem of each one that does not."""
     planned = []
+    problems = []
     for path, target in zip(
         inputs, output_paths(inputs, out_dir, f".{settings.output_format}"), strict=True
     ):
-        source = load_source(path, settings.chunk_chars, settings.context_chars)
+        try:
+            source = load_source(
+                path, settings.chunk_chars, settings.context_chars, settings.encoding
+            )
+        except InputError as exc:
+            problems.append(exc)
+            continue
         planned.append(
             InputState(
                 path=str(path),
                 sha256=source.sha256,
                 chunk_count=len(source.chunks),
                 output=str(target),
+                encoding=source.encoding,
+                captions=source.captions,
             )
         )
-    return planned
+    return planned, problems
 
 
 def verify_inputs(state: JobState) -> None:

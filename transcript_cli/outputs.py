@@ -69,19 +69,21 @@ def _meta(state: JobState, item: InputState, found: Iterable[ChunkResult]) -> Ou
 def _clocks(state: JobState, item: InputState) -> tuple[list[PartClock], list[str]] | None:
     """Each chunk's clock and text, or None for an input without timings."""
     path = Path(item.path)
-    timed = timed_segments(path)
+    settings = state.settings
+    encoding = item.encoding or settings.encoding  # as the job read it
+    timed = timed_segments(path, encoding)
     if timed is None:
         return None
-    settings = state.settings
-    parts = [c.text for c in load_source(path, settings.chunk_chars, settings.context_chars).chunks]
+    source = load_source(path, settings.chunk_chars, settings.context_chars, encoding=encoding)
+    parts = [c.text for c in source.chunks]
     clocks = part_clocks(timed, parts)
     return None if clocks is None else (clocks, parts)
 
 
-def timed_segments(path: Path) -> list[TimedText] | None:
+def timed_segments(path: Path, encoding: str | None = None) -> list[TimedText] | None:
     """The input's segments with their times, or None if it has none (plain text)."""
     timed = []
-    for segment in read_transcript(path).segments:
+    for segment in read_transcript(path, encoding).segments:
         if segment.start is None or segment.end is None:
             return None
         timed.append(TimedText(segment.text, segment.start, segment.end))

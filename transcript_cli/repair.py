@@ -209,7 +209,12 @@ def _source_shas(item: InputState, plan: Manifest) -> list[str] | None:
     """Each chunk's source hash, re-chunked as the job did; None if the input is gone or changed."""
     settings = plan.settings
     try:
-        source = load_source(Path(item.path), settings.chunk_chars, settings.context_chars)
+        source = load_source(
+            Path(item.path),
+            settings.chunk_chars,
+            settings.context_chars,
+            encoding=item.encoding or settings.encoding,
+        )
     except InputError:
         return None
     if source.sha256 != item.sha256 or len(source.chunks) != item.chunk_count:

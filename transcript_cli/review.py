@@ -94,7 +94,12 @@ def review(
 
 def _parts(state: JobState, item: InputState) -> list[str]:
     settings = state.settings
-    source = load_source(Path(item.path), settings.chunk_chars, settings.context_chars)
+    source = load_source(
+        Path(item.path),
+        settings.chunk_chars,
+        settings.context_chars,
+        encoding=item.encoding or settings.encoding,
+    )
     if source.sha256 != item.sha256 or len(source.chunks) != item.chunk_count:
         raise InputChangedError(
             f"{item.path}: input changed since the job ran; its parts cannot be shown"

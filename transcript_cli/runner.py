@@ -17,15 +17,23 @@ from transcript_cli.atomicio import remove_stale_temps
 from transcript_cli.batch import BatchOptions, BatchScheduler
 from transcript_cli.bookkeeper import Bookkeeper, Scheduler
 from transcript_cli.control import Control
-from transcript_cli.errors import Command, JobLockedError, StateError, StorageError, UsageError
-from transcript_cli.events import EventSink, ignore_events
-from transcript_cli.formats import discover_inputs
+from transcript_cli.errors import (
+    BadInputsError,
+    Command,
+    InputError,
+    JobLockedError,
+    StateError,
+    StorageError,
+    UsageError,
+)
+from transcript_cli.events import EventSink, InputSkipped, ignore_events
+from transcript_cli.formats import find_inputs
 from transcript_cli.job import (
     JobStore,
     check_job_name,
     make_job_id,
     new_state,
-    plan_inputs,
+    plan_each,
     verify_inputs,
 )
 from transcript_cli.live import LiveScheduler
@@ -53,6 +61,7 @@ class RunSpec:
     out_dir: Path
     name: str | None = None
     batch: BatchOptions | None = None  # run --batch: through Message Batches
+    skip_invalid: bool = False  # leave unreadable inputs out instead of refusing the job
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class JobOutcome:
     state: JobState
     already_done: bool = False  # nothing to do: the job had completed before
     left_as_is: bool = False  # an unfinished job was found and, as asked, not touched
+    skipped: tuple[InputError, ...] = ()  # inputs left out by --skip-invalid
 
 
 # Builds the provider a job talks to; called once per run, before anything is written.
@@ -100,9 +110,14 @@ def start(
 
     Bad inputs and a missing key fail here, before any state is written or request is sent.
     """
-    inputs = discover_inputs([Path(p) for p in spec.inputs])
-    job_id = resolve_job_id(spec, inputs)
-    planned = plan_inputs(inputs, spec.settings, spec.out_dir.resolve())
+    found, problems = find_inputs([Path(p) for p in spec.inputs])
+    planned, unreadable = plan_each(found, spec.settings, spec.out_dir.resolve())
+    skipped = tuple(problems + unreadable)
+    if skipped and (not spec.skip_invalid or not planned):
+        raise BadInputsError(list(skipped))
+    for problem in skipped:
+        on_event(InputSkipped(str(problem.path), problem.problem))
+    job_id = resolve_job_id(spec, [Path(p.path) for p in planned])
     provider = providers(spec.settings, spec.options)
     with closing(provider):
         if spec.batch is not None:
@@ -110,7 +125,7 @@ def start(
         if store.exists(job_id) and not restart:
             existing = store.load(job_id)
             if existing.status == "completed":
-                return JobOutcome(existing, already_done=True)
+                return JobOutcome(existing, already_done=True, skipped=skipped)
             if store.is_running(job_id):
                 # Not "unfinished, resume it?": another process holds it; resume would be refused.
                 raise JobLockedError(
@@ -176,7 +191,10 @@ def start(
                     reason=exc.reason,
                     job_id=job_id,
                 ) from exc
-            return JobOutcome(_process(store, state, provider, control, on_event, batch=spec.batch))
+            return JobOutcome(
+                _process(store, state, provider, control, on_event, batch=spec.batch),
+                skipped=skipped,
+            )
 
 
 def _process(

@@ -43,6 +43,7 @@ class Settings:
     output_format: str = "md"  # md | txt | json
     timestamps: bool = False  # paragraphs start with the source time of their first word
     front_matter: bool = False  # YAML front matter atop a Markdown output
+    encoding: str | None = None  # --encoding: decode every input with it instead of detecting
 
     def digest(self) -> str:
         """Stable hash of the settings, stored beside them and checked on load."""
@@ -99,6 +100,9 @@ class InputSpec:
     sha256: str
     chunk_count: int
     output: str
+    # How the file was read: resume decodes it the same way even if detection would change.
+    encoding: str | None = None  # None: a job from before encodings were recorded
+    captions: str | None = None  # caption style (captions.py); None for text and JSON
 
 
 @dataclass
@@ -113,15 +117,26 @@ class InputState:
     written: bool = False
     # Sparse: a 20,000-chunk job with no trouble stores nothing here.
     notes: dict[int, ChunkNote] = field(default_factory=dict)
+    encoding: str | None = None  # see InputSpec
+    captions: str | None = None
 
     @classmethod
     def planned(cls, spec: InputSpec) -> InputState:
         """The input with nothing done yet."""
-        return cls(spec.path, spec.sha256, spec.chunk_count, spec.output)
+        return cls(
+            spec.path,
+            spec.sha256,
+            spec.chunk_count,
+            spec.output,
+            encoding=spec.encoding,
+            captions=spec.captions,
+        )
 
     @property
     def spec(self) -> InputSpec:
-        return InputSpec(self.path, self.sha256, self.chunk_count, self.output)
+        return InputSpec(
+            self.path, self.sha256, self.chunk_count, self.output, self.encoding, self.captions
+        )
 
     @property
     def failed(self) -> list[int]:

@@ -29,6 +29,8 @@ class FileView(TypedDict):
     written: bool
     chunks_failed: int
     chunks: list[ChunkView]  # only chunks with retries, a warning or an error
+    encoding: str | None  # what the input was decoded with; None for jobs from before
+    captions: str | None  # caption style: pop-on | roll-up | paint-on | word-timed; None: none
 
 
 class JobView(TypedDict):
@@ -108,6 +110,8 @@ def job_view(
                 "chunks_total": item.chunk_count,
                 "written": item.written,
                 "chunks_failed": len(item.failed),
+                "encoding": item.encoding,
+                "captions": item.captions,
                 "chunks": [
                     {
                         "chunk": index + 1,

@@ -71,7 +71,9 @@ def show_error(
     document: Mapping[str, Any] | None = None,
 ) -> None:
     """Print the one `error:` line, and the JSON document when asked for (once per process)."""
-    err.print(Text.assemble(("error:", "red"), " ", message))
+    # Several bad inputs are one error of several lines: each line gets its own "error:".
+    for line in message.splitlines() or [""]:
+        err.print(Text.assemble(("error:", "red"), " ", line))
     last_error.message = message
     if as_json and not json_state.printed:
         print_json(error_document(message, exit_code, kind=kind, document=document))

@@ -20,7 +20,7 @@ from transcript_cli.errors import EXIT_FAILED, EXIT_OK, JobLockedError, StateErr
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.runner import batches_in_flight, open_provider
 from transcript_cli.runner import clear as clear_job
-from transcript_cli.status_view import JobView, damaged_view, job_view
+from transcript_cli.status_view import FileView, JobView, damaged_view, job_view
 
 _STATE_STYLE = {
     "running": "cyan",
@@ -94,7 +94,8 @@ def _show_one(view: JobView) -> None:
     for f in view["files"]:
         mark = "done" if f["written"] else f"{f['chunks_done']}/{f['chunks_total']}"
         failed = f", {f['chunks_failed']} failed" if f["chunks_failed"] else ""
-        out.print(f"    {mark:>9}  {escape(f['path'])}{failed}")
+        read = _how_read(f)
+        out.print(f"    {mark:>9}  {escape(f['path'])}{failed}{escape(read)}")
         for chunk in f["chunks"]:
             if chunk["error"]:
                 out.print(
@@ -230,3 +231,13 @@ def _ask_cancel(store: JobStore, targets: list[str], *, yes: bool) -> bool:
         "bill for what they finish. Cancel them?",
         default=True,
     )
+
+
+def _how_read(f: FileView) -> str:
+    """ "  (captions: roll-up, encoding: cp1252)": what was found reading it, if worth saying."""
+    notes = []
+    if f.get("captions"):
+        notes.append(f"captions: {f['captions']}")
+    if f.get("encoding") not in (None, "utf-8", "utf-8-sig"):
+        notes.append(f"encoding: {f['encoding']}")
+    return f"  ({', '.join(notes)})" if notes else ""

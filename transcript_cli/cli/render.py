@@ -40,6 +40,7 @@ from transcript_cli.events import (
     ChunkWarning,
     Event,
     FileWritten,
+    InputSkipped,
     JobStarted,
     PauseStarted,
     Stalled,
@@ -177,6 +178,8 @@ class ProgressView:
             if self.verbose:
                 self._line(f"[dim]sending {escape(_where(event.file, event.chunk_index))}[/dim]")
             self._refresh()
+        elif isinstance(event, InputSkipped):
+            self._line(f"[yellow]skipped {escape(event.file)}: {escape(event.problem)}[/yellow]")
         elif isinstance(event, ChunkFinished):
             self._chunk_ended(event.file)
             self.cost = event.job_cost_usd

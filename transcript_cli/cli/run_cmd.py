@@ -25,6 +25,7 @@ from transcript_cli.cli.questions import choose, confirm
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
 from transcript_cli.control import Control
+from transcript_cli.decoding import check_encoding
 from transcript_cli.endings import paused
 from transcript_cli.errors import (
     EXIT_OK,
@@ -66,6 +67,7 @@ def _finish(
     batches = _batches(store, state.job_id)
     if as_json:
         summary = _json_summary(state, state_dir, exit_code=EXIT_OK, error=None, batches=batches)
+        summary["skipped"] = [{"path": str(e.path), "problem": e.problem} for e in outcome.skipped]
         print_json(summary)
         return
     if outcome.left_as_is:
@@ -209,6 +211,8 @@ def run(
     batch: ro.Batch = False,
     wait: ro.Wait = True,
     fallback_live: ro.FallbackLive = False,
+    encoding: ro.Encoding = None,
+    skip_invalid: ro.SkipInvalid = False,
     resume_flag: ro.ResumeFlag = False,
     restart: ro.Restart = False,
     state_dir: StateDirOption = None,
@@ -242,6 +246,7 @@ def run(
         output_format=output_format.value,
         timestamps=timestamps,
         front_matter=front_matter,
+        encoding=None if encoding is None else check_encoding(encoding),
     )
     options = Options(
         concurrency=concurrency,
@@ -259,6 +264,7 @@ def run(
         out_dir=out_dir,
         name=name,
         batch=BatchOptions(wait, fallback_live, BatchPolling.from_env()) if batch else None,
+        skip_invalid=skip_invalid,
     )
     planned = stdio.plan(store, spec, stdin_name=stdin_name, as_json=as_json)
     spec = planned.spec

@@ -39,7 +39,10 @@ _STRICT_HELP = (
 Inputs = Annotated[
     list[Path],
     typer.Argument(
-        help="Transcript files (.txt .srt .vtt Whisper .json), folders of them, or - for stdin.",
+        help=(
+            "Transcript files (.txt .srt .vtt .ass .ssa, speech-to-text .json), folders of "
+            "them, or - for stdin."
+        ),
         show_default=False,
     ),
 ]
@@ -153,6 +156,21 @@ Timeout = Annotated[float, typer.Option("--timeout", min=1.0, help=_TIMEOUT_HELP
 Rpm = Annotated[int | None, typer.Option("--rpm", min=1, help=_RPM_HELP, show_default="no cap")]
 Tpm = Annotated[int | None, typer.Option("--tpm", min=1, help=_TPM_HELP, show_default="no cap")]
 Strict = Annotated[bool, typer.Option("--strict/--no-strict", help=_STRICT_HELP)]
+Encoding = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Decode every input with this encoding (e.g. cp1256) instead of detecting it.",
+        show_default="UTF-8, or the legacy encoding detected",
+    ),
+]
+SkipInvalid = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid/--no-skip-invalid",
+        help="Leave out inputs that cannot be read (each is named) and clean the rest.",
+    ),
+]
 ResumeFlag = Annotated[
     bool, typer.Option("--resume", help="If this job exists unfinished, continue it.")
 ]
