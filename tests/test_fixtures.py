@@ -17,6 +17,7 @@ import pytest
 import regex
 
 from tests.conftest import Cli
+from tests.fake_anthropic import FakeAnthropic
 from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
 
@@ -69,7 +70,7 @@ def test_fixture_chunks_hold_the_same_text(path: Path) -> None:
     check_spoken(path, "\n".join(c.text for c in chunks))
 
 
-def test_every_fixture_through_the_cli_and_the_fake_api(cli: Cli) -> None:
+def test_every_fixture_through_the_cli_and_the_fake_api(cli: Cli, fake_api: FakeAnthropic) -> None:
     folder = cli.workdir / "corpus"
     folder.mkdir()
     for path in CASES:
@@ -84,3 +85,7 @@ def test_every_fixture_through_the_cli_and_the_fake_api(cli: Cli) -> None:
         # The fake model answers "[clean] " + the part it was sent, so the output is what it saw
         # (the space before a "[clean]" that continues a sentence is the fake's, not ours).
         check_spoken(path, re.sub(r" ?\[clean\] ", "", out))
+    # The model is told to keep the labels it sees, and repeated turns.
+    system = fake_api.requests[0].body["system"]
+    system = system if isinstance(system, str) else json.dumps(system)
+    assert "`Name:`" in system and "`- `" in system and "saying it twice" in system

@@ -8,7 +8,12 @@ from tests.conftest import SAMPLES
 from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
 from transcript_cli.providers.base import ChunkRequest
-from transcript_cli.providers.offline import OFFLINE_MODEL, OfflineProvider, clean_text
+from transcript_cli.providers.offline import (
+    OFFLINE_MODEL,
+    OfflineProvider,
+    clean_text,
+    looks_english,
+)
 from transcript_cli.sentences import Boundary
 
 
@@ -183,3 +188,46 @@ def test_provider_capitalises_the_first_word_only_at_a_sentence_start(opens: Bou
     )
     text = OfflineProvider().complete(request).text
     assert text == ("and so on" if opens.maybe_mid_sentence else "And so on")
+
+
+# --- English rules only for English --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "what he had had was enough",
+        "he said that that was fine",
+    ],
+)
+def test_grammatical_doubles_stay(raw: str) -> None:
+    assert clean_text(raw) == raw[0].upper() + raw[1:]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Il ne pleure pas. nous nous sommes vus hier, i think",  # French: "nous nous" is grammar
+        "- Vous êtes sûr ?",  # French puts a space before ? and !
+        "no no no, que no quiero, um",  # Spanish
+        "ich weiß es nicht, das das ist gut",  # German
+        "我们 我们今天讨论海洋",  # Chinese
+        "نعم نعم، هذا صحيح",  # Arabic
+    ],
+)
+def test_other_languages_get_only_language_independent_steps(raw: str) -> None:
+    cleaned = clean_text(raw)
+    expected = " ".join(raw.removeprefix("- ").split())
+    assert cleaned == expected
+
+
+def test_looks_english() -> None:
+    assert looks_english("so um the the thing is that we went there")
+    assert looks_english("th-the answer")  # no evidence either way: English rules apply
+    assert not looks_english("Il ne pleure pas, il est fatigué.")
+    assert not looks_english("pero es que no lo sé, la verdad")
+    assert not looks_english("こんにちは")
+
+
+def test_chinese_lines_of_a_turn_join_without_spaces() -> None:
+    assert clean_text("我们今天\n讨论海洋。好的！") == "我们今天讨论海洋。好的！"

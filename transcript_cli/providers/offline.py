@@ -2,13 +2,19 @@
 
 It does what rules can do (fillers, stutters, repeated words, whitespace, sentence case,
 paragraphs) and nothing an LLM would be needed for. Deterministic, so outputs are comparable.
+
+The fillers, stutters, doubled words, "i" -> "I" and sentence case are English rules: in French
+"nous nous" is grammar and "Vous êtes sûr ?" keeps its space. So they apply only to text that
+reads as English (`looks_english`); other languages get whitespace, speaker turns and paragraphs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from transcript_cli.providers.base import ChunkRequest, Completion
+from transcript_cli.scripts import join_text
 
 OFFLINE_MODEL = "rules-1"
 
@@ -30,7 +36,8 @@ _STUTTER = re.compile(
 )
 # "i" alone is the pronoun; "i.e." is not.
 _LONE_I = re.compile(r"\bi\b(?!\.\w)")
-_REPEAT = re.compile(r"\b(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
+# "had had" and "that that" are grammar ("what he had had", "he said that that was it").
+_REPEAT = re.compile(r"\b(?!(?:had|that)\b)(\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
 _REPEAT_PAIR = re.compile(r"\b(\w+(?:'\w+)?\s+\w+(?:'\w+)?)(?:,?\s+\1\b)+", re.I)
 # Captions with little punctuation have long runs without a sentence end: break them every so
 # many words.
@@ -38,13 +45,47 @@ _WORDS_PER_BARE_PARAGRAPH = 80
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.!?;:])")
 _DOUBLE_PUNCT = re.compile(r"([,;:])\s*([,.!?;:])")
 _LEADING_PUNCT = re.compile(r"^[\s,.;:]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*(?=\S)")
 # The first letter of the text or after a sentence end and a space ("3.5 percent" has none;
 # nor has "e.g. this").
 _SENTENCE_START = re.compile(
     r"((?:^|(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)[.!?][\"')\]]*\s+)[\"'(\[]*)([^\W\d_])", re.I
 )
 _SENTENCES_PER_PARAGRAPH = 5
+# Function words frequent in English and rare elsewhere, and the same for languages written in the
+# Latin alphabet that the English rules would damage. Words that are also English (a, in, no, on,
+# die, son, non, com, os, van) are in neither.
+_ENGLISH_WORDS = (
+    "the and is are was were you that this it of to what with for have be they we not but "
+    "just so do don't it's i'm there their about would"
+)
+_OTHER_WORDS = (
+    "le la les des est et une pas je vous nous qui dans ce cette sont avec pour mais "  # fr
+    "el los las que y es una por con para del pero está muy también "  # es
+    "il che di è sono della gli questo "  # it
+    "não uma você isso também "  # pt
+    "der das und ist nicht ich sie ein eine zu mit auf den dem sich auch "  # de
+    "het een ik niet zijn maar ook"  # nl
+)
+_ENGLISH = frozenset(_ENGLISH_WORDS.split())
+_OTHERS = frozenset(_OTHER_WORDS.split())
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def looks_english(text: str) -> bool:
+    """Whether the English rules may touch `text`: Latin letters without non-ASCII ones to speak
+    of, and English function words at least as common as those of other languages."""
+    letters = _LETTER.findall(text)
+    if not letters:
+        return True
+    foreign = sum(1 for c in letters if not c.isascii())
+    if foreign * 20 > len(letters):  # accents, or another script altogether
+        return False
+    words = [w.lower() for w in _WORD.findall(text)]
+    english = sum(1 for w in words if w in _ENGLISH)
+    other = sum(1 for w in words if w in _OTHERS)
+    return english >= other
 
 
 def _tokens(text: str) -> int:
@@ -52,7 +93,9 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _clean_flow(text: str, *, continues: bool = False) -> str:
+def _clean_flow(text: str, *, continues: bool = False, english: bool = True) -> str:
+    if not english:
+        return re.sub(r"\s+", " ", text).strip()
     text = _SOUND_TAG.sub(" ", text)
     text = _FILLER.sub(" ", text)
     text = _STUTTER.sub("", text)
@@ -84,17 +127,25 @@ def _paragraphs(text: str) -> list[str]:
         step = _WORDS_PER_BARE_PARAGRAPH
         pieces = [" ".join(words[n : n + step]) for n in range(0, len(words), step)]
         if len(pieces) > 1 and group:
-            paragraphs.append(" ".join(group))
+            paragraphs.append(_joined(group))
             group = []
         for piece in pieces[:-1]:
             paragraphs.append(piece)
         group.append(pieces[-1])
         if len(group) == _SENTENCES_PER_PARAGRAPH:
-            paragraphs.append(" ".join(group))
+            paragraphs.append(_joined(group))
             group = []
     if group:
-        paragraphs.append(" ".join(group))
+        paragraphs.append(_joined(group))
     return [p for p in paragraphs if p]
+
+
+def _joined(parts: Iterable[str]) -> str:
+    """Parts as one text: spaced, except between Chinese or Japanese characters."""
+    text = ""
+    for part in parts:
+        text = join_text(text, part)
+    return text
 
 
 def clean_text(source: str, *, continues: bool = False) -> str:
@@ -109,9 +160,10 @@ def clean_text(source: str, *, continues: bool = False) -> str:
             turns.append((match.group(1) or "", [line[match.end() :]]))
         else:
             turns[-1][1].append(line)
+    english = looks_english(source)
     blocks = []
     for n, (speaker, lines) in enumerate(turns):
-        body = _clean_flow(" ".join(lines), continues=continues and n == 0)
+        body = _clean_flow(_joined(lines), continues=continues and n == 0, english=english)
         if not body:
             continue
         paragraphs = _paragraphs(body)
