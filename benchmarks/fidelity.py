@@ -10,7 +10,8 @@ stand-ins for a model, and the reply is measured as the engine measures it:
 - `offline`: the bundled rule-based cleaner (fillers, stutters, repetitions, sentence case);
 - `editor`: the offline cleaner plus the edits a careful LLM makes: soft fillers ("you know",
   "like", "basically") and sentence-opening "so"/"well" dropped, spelled-out numbers written as
-  digits, "gonna"/"wanna" expanded, and one word in 150 replaced (a transcription fix).
+  digits, "gonna"/"wanna" expanded, contractions made or written out, and one word in 150
+  replaced (a transcription fix).
 
 A flagged faithful reply is a false positive. Then faults are injected into the `editor` reply:
 
@@ -54,6 +55,15 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _SPELLED = re.compile(
     rf"\b(?:({'|'.join(_TENS)})(?:[ -]({'|'.join(_UNITS[1:])}))?)\b(\s+percent)?", re.I
 )
+_CONTRACTIONS = (
+    ("don't", "do not"),
+    ("it's", "it is"),
+    ("we're", "we are"),
+    ("can't", "cannot"),
+    ("that's", "that is"),
+    ("I'm", "I am"),
+)
+_FALSE_START = re.compile(r"\b(\w+ \w+), (\1\b)")
 _SWAPS = ("there", "their", "then", "than", "affect", "effect", "accept", "except", "weather")
 
 
@@ -87,6 +97,12 @@ def editor(source: str, rng: random.Random) -> str:
     text = _OPENER.sub(lambda m: m.group(1).upper(), text)
     text = re.sub(r"\bgonna\b", "going to", text)
     text = re.sub(r"\bwanna\b", "want to", text)
+    # Contractions written out or made, as a model's house style goes.
+    for short, full in _CONTRACTIONS:
+        text = re.sub(rf"\b{short}\b", full, text) if rng.random() < 0.5 else text
+        text = re.sub(rf"\b{full}\b", short, text) if rng.random() < 0.5 else text
+    # A false start: "we were, we are" -> "we are" (a restart repeating its first word).
+    text = _FALSE_START.sub(r"\2", text)
 
     def digits(m: re.Match[str]) -> str:
         value = 20 + 10 * _TENS.index(m.group(1).lower())

@@ -106,3 +106,18 @@ def test_alignment_maps_reply_words_to_part_words() -> None:
 def test_thresholds_are_data(limit: float, flag: bool) -> None:
     result = measure(PART, CLEANED + " Thank you.", Thresholds(max_invention=limit))
     assert result.flagged is flag
+
+
+def test_contractions_and_spoken_forms_read_in_full() -> None:
+    part = "we don't wanna go cuz it's late and we're gonna be tired so let's wait"
+    reply = "We do not want to go because it is late, and we are going to be tired. Let us wait."
+    result = measure(part, reply)
+    assert (result.coverage, result.invention) == (1.0, 0.0)
+    assert [t.norm for t in tokenize("The ocean's heat can't wait")] == [
+        "the",
+        "oceans",
+        "heat",
+        "can",
+        "not",
+        "wait",
+    ]

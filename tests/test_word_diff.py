@@ -47,3 +47,8 @@ def test_unspaced_scripts_diff_by_character() -> None:
 def test_empty_sides() -> None:
     assert plain(word_diff("a b c", "")) == "[-a b c-]"
     assert plain(word_diff("", "Hello there.")) == "{+Hello there+}."
+
+
+def test_half_a_contraction_is_shown_by_its_word() -> None:
+    assert plain(word_diff("we didn't go home", "We did go home.")) == "We did [-not-] go home."
+    assert plain(word_diff("we did go home", "We didn't go home.")) == "We didn't {+not+} go home."

@@ -120,6 +120,23 @@ _NUMBER_WORDS = {
     "billion": 1_000_000_000,
 }
 _SCALES = frozenset({"hundred", "thousand", "million", "billion"})
+# Contractions and spoken forms, read in full so that writing them out is no change.
+_SPOKEN = {
+    "gonna": ["going", "to"],
+    "wanna": ["want", "to"],
+    "gotta": ["got", "to"],
+    "kinda": ["kind", "of"],
+    "sorta": ["sort", "of"],
+    "cuz": ["because"],
+    "cannot": ["can", "not"],
+    "let's": ["let", "us"],
+}
+_NEGATED = {"do": "do", "don": "do", "wo": "will", "ca": "can", "sha": "shall", "ai": "is"}
+_CLITICS = {"re": "are", "ll": "will", "ve": "have", "m": "am", "d": "would", "s": "is"}
+# "'s" is "is" after these; after a noun it is a possessive ("the ocean's heat").
+_IS_BEFORE = frozenset(
+    ["it", "that", "what", "there", "here", "he", "she", "who", "where", "how", "this"]
+)
 _MAX_RESTART_GAP = 2  # words between a phrase and its repetition ("it, I mean, it")
 _UNSPACED_WEIGHT = 0.5  # two characters of Chinese or Japanese say about one word
 
@@ -154,21 +171,38 @@ def tokenize(text: str) -> list[Token]:
     """Normalised tokens of `text`, hesitation fillers and [annotations] left out.
 
     Spelled-out English numbers become digits ("seventy two" and "72" are one token "72") and
-    "%" reads "percent": writing numbers as digits is the commonest faithful edit.
+    "%" reads "percent": writing numbers as digits is the commonest faithful edit. English
+    contractions and spoken forms read in full ("don't" = "do not", "gonna" = "going to").
     """
     masked = _ANNOTATION.sub(lambda m: " " * len(m.group(0)), text)
     tokens: list[Token] = []
     for match in _TOKEN.finditer(masked):
         word = match.group(0)
         norm = word if word.isascii() else unicodedata.normalize("NFKC", word)
-        norm = norm.casefold().replace("'", "").replace("’", "")
+        norm = norm.casefold().replace("’", "'")
         if norm in HARD_FILLERS:
             continue
         weight = _UNSPACED_WEIGHT if len(norm) == 1 and _UNSPACED_CHAR.match(norm) else 1.0
-        tokens.append(Token(norm, match.start(), match.end(), weight))
+        for part in _in_full(norm):
+            tokens.append(Token(part, match.start(), match.end(), weight))
         if word[-1].isdigit() and masked.startswith("%", match.end()):
             tokens.append(Token("percent", match.end(), match.end() + 1, 1.0))
     return numbers_as_digits(tokens)
+
+
+def _in_full(word: str) -> list[str]:
+    """A contraction or spoken form as the words it stands for; apostrophes dropped."""
+    if word in _SPOKEN:
+        return _SPOKEN[word]
+    if "'" not in word:
+        return [word]
+    head, _, tail = word.rpartition("'")
+    if tail == "t" and head.endswith("n"):
+        base = head[:-1]
+        return [_NEGATED.get(base, base), "not"]
+    if tail in _CLITICS and (tail != "s" or head in _IS_BEFORE):
+        return [head.replace("'", ""), _CLITICS[tail]]
+    return [word.replace("'", "")]
 
 
 def numbers_as_digits(tokens: Sequence[Token]) -> list[Token]:

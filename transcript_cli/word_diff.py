@@ -43,10 +43,15 @@ def diff_alignment(alignment: Alignment, part: str, reply: str) -> list[Span]:
             space = " " if run[0].weight == 1.0 else ""  # none between CJK characters
             if cursor:
                 _push(spans, "same", space)
-            _push(spans, op, part[run[0].start : run[-1].end])
+            _push(spans, op, _text(part, run, source, previous_s))
             if not cursor and said:
                 _push(spans, "same", space)
         added = said[previous_r + 1 : r]
+        if added and added[0].start < cursor:
+            # The rest of a word already shown ("not" of "didn't", whose "did" matched).
+            _push(spans, "same", " ")
+            _push(spans, "added", " ".join(t.norm for t in added if t.start < cursor))
+            added = tuple(t for t in added if t.start >= cursor)
         if added:
             _push(spans, "same", reply[cursor : added[0].start])
             _push(spans, "added", reply[added[0].start : added[-1].end])
@@ -56,6 +61,14 @@ def diff_alignment(alignment: Alignment, part: str, reply: str) -> list[Span]:
         cursor = upto
         previous_s, previous_r = s, r
     return spans
+
+
+def _text(part: str, run: list[Token], source: tuple[Token, ...], before: int) -> str:
+    """A dropped run as the part wrote it; its normalised words if it is the rest of a word
+    whose first half was kept ("not" of "didn't")."""
+    if before >= 0 and run[0].start == source[before].start:
+        return " ".join(t.norm for t in run)
+    return part[run[0].start : run[-1].end]
 
 
 def _runs(
