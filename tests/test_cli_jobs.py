@@ -275,7 +275,7 @@ def test_clear_asks_for_yes_and_removes_what_was_chosen(cli: Cli) -> None:
     jobs = {"done", "broken", "empty"}
 
     def present() -> set[str]:
-        return {p.name for p in cli.state_dir.iterdir()}
+        return {p.name for p in cli.state_dir.iterdir() if p.is_dir()}  # not the gate file
 
     no_yes, unknown = cli_all(cli, ["clear", "done"], ["clear", "nope", "--yes"])
     assert no_yes.returncode == 2  # stdin is not a terminal: no way to ask
@@ -400,7 +400,7 @@ def test_coming_back_to_an_unfinished_job(cli: Cli, fake_api: FakeAnthropic) -> 
     k = index_of(chunks, "Sentence number 25 ")
     fake_api.fail_when("Sentence number 25 ", Fault(status=401))
     assert cli(*run_args(src)).returncode == 1  # failed: the job stays, unfinished
-    [job_id] = [p.name for p in cli.state_dir.iterdir()]
+    [job_id] = [p.name for p in cli.state_dir.iterdir() if p.is_dir()]
     assert job_id.startswith("talk-")  # derived, so the same command finds the same job
     path = checkpoint_file(cli, job_id)
     kept = path.read_bytes()
@@ -451,7 +451,7 @@ def test_state_dir_writable_by_others_is_refused(cli: Cli) -> None:
     for result in results:
         assert result.returncode == 1, result
         assert_one_line_error(result, where, "writable by other users", "chmod go-w")
-    assert sorted(p.name for p in cli.state_dir.iterdir()) == ["old"]
+    assert sorted(p.name for p in cli.state_dir.iterdir() if p.is_dir()) == ["old"]
     assert checkpoint_file(cli, "old").read_bytes() == kept
     assert not (cli.workdir / "cleaned" / "new.md").exists()
 

@@ -12,10 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
-from transcript_cli import checkpoint
-from transcript_cli.atomicio import PRIVATE_FILE, ensure_private_dir, remove_stale_temps
+from transcript_cli import checkpoint, joblock
+from transcript_cli.atomicio import ensure_private_dir, remove_stale_temps
 from transcript_cli.chunk_results import CHUNKS_DIR
 from transcript_cli.errors import (
     BadInputsError,
@@ -26,13 +24,13 @@ from transcript_cli.errors import (
     StateError,
     UsageError,
 )
+from transcript_cli.joblock import LOCK_NAME
 from transcript_cli.manifest import MANIFEST_NAME
 from transcript_cli.sources import file_sha256, load_source
 from transcript_cli.state import InputState, JobState, Options, Settings
 
 STATE_DIR_ENV = "TRANSCRIPT_CLI_STATE_DIR"
 DEFAULT_STATE_DIR = ".transcript-cli"
-LOCK_NAME = "job.lock"
 INPUT_DIR = "input"  # a piped transcript kept with its job (pipes.py); survives a restart
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -165,13 +163,17 @@ class JobStore:
         """
         if not self.root.is_dir():
             return []
+        # In a shared folder other users' jobs are theirs to list (and unreadable anyway).
+        shared = joblock.is_shared(self.root)
         return sorted(
             p.name
             for p in self.root.iterdir()
-            if (p / checkpoint.CHECKPOINT_NAME).is_file() or (p / MANIFEST_NAME).is_file()
+            if not (shared and joblock.foreign_owner(p))
+            and ((p / checkpoint.CHECKPOINT_NAME).is_file() or (p / MANIFEST_NAME).is_file())
         )
 
     def load(self, job_id: str) -> JobState:
+        joblock.check_owned(self.job_dir(job_id), job_id)
         # With a manifest the job was started here: its checkpoint is lost, not absent, and
         # checkpoint.load says so and how to rebuild it.
         if not self.exists(job_id) and not (self.job_dir(job_id) / MANIFEST_NAME).is_file():
@@ -211,22 +213,21 @@ class JobStore:
     def locked(self, job_id: str) -> Iterator[Path]:
         """Hold the job for this process; a second process is refused, never queued.
 
-        The OS drops the lock when its holder dies, so a killed run never blocks resume.
+        The OS drops the lock when its holder dies, so a killed run never blocks resume. The lock
+        is taken inside the gate (see joblock), so a `status` looking at that moment delays this
+        by microseconds instead of refusing it.
         """
         folder = self.job_dir(job_id)
         self.check_root()
         ensure_private_dir(self.root)
-        ensure_private_dir(folder)
-        lock = FileLock(folder / LOCK_NAME, mode=PRIVATE_FILE)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise JobLockedError(
-                f"job '{job_id}' is being processed by another transcript-cli process; "
-                "wait for it, or stop it with Ctrl-C",
-                job_id=job_id,
-                state_dir=self.root,
-            ) from None
+        with joblock.gate(self.root):
+            joblock.check_owned(folder, job_id)
+            ensure_private_dir(folder)
+            try:
+                lock = joblock.take(folder, job_id)
+            except JobLockedError as exc:
+                exc.state_dir = self.root
+                raise
         try:
             # Every writer here holds this lock: a temp file left here is a killed one's.
             for sub in (folder, folder / "batches", *folder.glob("chunks/*")):
@@ -236,19 +237,30 @@ class JobStore:
             lock.release()
 
     def is_running(self, job_id: str) -> bool:
-        """True while some process holds the job's lock."""
-        lock_path = self.job_dir(job_id) / LOCK_NAME
-        if not lock_path.exists():
+        """True while some process holds the job's lock; never holds a running job's lock."""
+        folder = self.job_dir(job_id)
+        if not (folder / LOCK_NAME).exists():
             return False
-        lock = FileLock(lock_path, mode=PRIVATE_FILE)
         try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return True
+            with joblock.gate(self.root):
+                return joblock.is_held(folder)
         except OSError:
-            return False
-        lock.release()
-        return False
+            return False  # no gate can be made here (read-only copy): nobody can run here either
+
+    def remove_unless_running(self, job_id: str) -> None:
+        """Delete a job's folder unless a process runs it (JobLockedError then).
+
+        Inside the gate: a run starting meanwhile waits, then finds the job gone.
+        """
+        folder = self.job_dir(job_id)
+        self.check_root()
+        with joblock.gate(self.root):
+            joblock.check_owned(folder, job_id)
+            lock = joblock.take(folder, job_id)
+            try:
+                shutil.rmtree(folder)
+            finally:
+                lock.release()
 
     def reset(self, job_id: str) -> None:
         """Empty a job's folder but keep its lock file, which the caller holds, and its input."""

@@ -346,16 +346,17 @@ def clear(
         raise UsageError(f"no job named '{job_id}' in {store.root}")
     canceled: list[str] = []
     try:
-        with store.locked(job_id):
-            in_flight = batches_in_flight(store, job_id) if cancel_batches else []
-            if in_flight and cancel_batches is not None:
+        if cancel_batches is not None and batches_in_flight(store, job_id):
+            # Held while the batches are canceled (requests); only when there are some, so a
+            # plain clear never holds the job's lock outside the gate (see joblock).
+            with store.locked(job_id):
                 state = store.load(job_id)
                 with closing(cancel_batches(state.settings, state.options)) as provider:
                     client = batch_client(provider)
-                    for batch_id in in_flight:
+                    for batch_id in batches_in_flight(store, job_id):
                         client.cancel(batch_id)
                         canceled.append(batch_id)
-            store.remove(job_id)
+        store.remove_unless_running(job_id)
     except JobLockedError:
         raise JobLockedError(
             f"job '{job_id}' is running in another process; stop it first (Ctrl-C)"
