@@ -362,3 +362,44 @@ def test_a_changed_input_is_left_unchecked_and_its_results_adopted_once_restored
     assert (tmp_path / "out" / "talk.md").read_bytes() == (
         tmp_path / "clean" / "talk.md"
     ).read_bytes()
+
+
+def test_run_rebuilds_a_completed_job_whose_checkpoint_was_deleted(
+    cli: Cli, fake_api: FakeAnthropic, forked: Runner
+) -> None:
+    """Running it again must not pay for it again: the checkpoint is rebuilt as `repair` does."""
+    src = write_transcript(cli.workdir / "talk.txt", 30)
+    args = run_args(src, "--name", "talk")
+    made = forked(cli, *args)
+    assert made.returncode == 0, made.stderr
+    output = cli.workdir / "cleaned" / "talk.md"
+    written = output.read_bytes()
+    sent = len(fake_api.requests)
+    checkpoint_file(cli, "talk").unlink()
+
+    again = forked(cli, *args)
+    assert again.returncode == 0, again.stderr
+    assert "already completed" in again.stdout
+    total = len(chunks_of(src))
+    assert (
+        f"Job talk had lost its checkpoint; rebuilt it from the job's manifest and stored "
+        f"results: {total}/{total} chunks recovered, none sent again"
+    ) in again.stderr
+    assert len(fake_api.requests) == sent
+    assert output.read_bytes() == written
+    view = json.loads(forked(cli, "status", "talk", "--json").stdout)
+    assert (view["state"], view["chunks_done"], view["files_done"]) == ("completed", total, 1)
+
+
+def test_run_starts_afresh_when_a_lost_checkpoint_had_nothing_paid_for(
+    cli: Cli, fake_api: FakeAnthropic, forked: Runner
+) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 30)
+    fake_api.fail_when(lambda _: True, Fault(status=401), times=1)  # the first request fails
+    args = run_args(src, "--name", "talk")
+    assert forked(cli, *args).returncode == 1
+    checkpoint_file(cli, "talk").unlink()
+    again = forked(cli, *args)
+    assert again.returncode == 0, again.stderr
+    assert "rebuilt" not in again.stderr
+    assert (cli.workdir / "cleaned" / "talk.md").read_text() == expected_output(src)

@@ -128,10 +128,22 @@ class BatchCollected:
     failed: int
 
 
+@dataclass(frozen=True)
+class CheckpointRebuilt:
+    """`run` found the job's checkpoint deleted and rebuilt it, as `repair` does, from the
+    manifest and the stored results, instead of paying for the job again."""
+
+    job_id: str
+    chunks_recovered: int
+    chunks_total: int
+    completed: bool
+
+
 Event = (
     JobStarted
     | ChunkStarted
     | InputSkipped
+    | CheckpointRebuilt
     | ChunkFinished
     | ChunkRetrying
     | ChunkWarning

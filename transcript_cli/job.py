@@ -193,6 +193,10 @@ class JobStore:
     def save(self, state: JobState) -> None:
         checkpoint.save(state, self.job_dir(state.job_id))
 
+    def has_manifest(self, job_id: str) -> bool:
+        """True for a job started here: `repair` can rebuild its checkpoint from the manifest."""
+        return (self.job_dir(job_id) / MANIFEST_NAME).is_file()
+
     def has_results(self, job_id: str) -> bool:
         """True if chunk results are stored: paid work that starting over would throw away."""
         return any((self.job_dir(job_id) / CHUNKS_DIR).glob("*/*.json"))

@@ -26,7 +26,7 @@ from transcript_cli.errors import (
     StorageError,
     UsageError,
 )
-from transcript_cli.events import EventSink, InputSkipped, ignore_events
+from transcript_cli.events import CheckpointRebuilt, EventSink, InputSkipped, ignore_events
 from transcript_cli.formats import find_inputs
 from transcript_cli.job import (
     JobStore,
@@ -39,6 +39,7 @@ from transcript_cli.job import (
 from transcript_cli.live import LiveScheduler
 from transcript_cli.providers import Provider, make_provider
 from transcript_cli.providers.batches import BatchClient
+from transcript_cli.repair import repair
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.state import JobState, Options, Settings
 
@@ -122,6 +123,20 @@ def start(
     with closing(provider):
         if spec.batch is not None:
             batch_client(provider)  # refused before anything is written
+        if not restart and _lost_checkpoint_of_written_files(store, job_id):
+            # Its outputs may be written and paid for: rebuild as `repair` does, never pay twice.
+            rebuilt = repair(store, job_id).state
+            if rebuilt.chunks_done:
+                on_event(
+                    CheckpointRebuilt(
+                        job_id,
+                        rebuilt.chunks_done,
+                        rebuilt.chunks_total,
+                        rebuilt.status == "completed",
+                    )
+                )
+            else:
+                restart = True  # nothing of it was paid for: start it afresh, as before
         if store.exists(job_id) and not restart:
             existing = store.load(job_id)
             if existing.status == "completed":
@@ -195,6 +210,16 @@ def start(
                 _process(store, state, provider, control, on_event, batch=spec.batch),
                 skipped=skipped,
             )
+
+
+def _lost_checkpoint_of_written_files(store: JobStore, job_id: str) -> bool:
+    """A job started here whose checkpoint is gone and whose results were all consumed.
+
+    The bookkeeper deletes an input's stored results once its output is written, so a deleted
+    checkpoint of a completed job leaves only the manifest and the outputs. With results left,
+    `run` refuses and points at `repair` (below), which reports what it recovers.
+    """
+    return not store.exists(job_id) and store.has_manifest(job_id) and not store.has_results(job_id)
 
 
 def _process(

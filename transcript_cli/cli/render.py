@@ -33,6 +33,7 @@ from transcript_cli.events import (
     BatchCollected,
     BatchProgress,
     BatchSubmitted,
+    CheckpointRebuilt,
     ChunkFailed,
     ChunkFinished,
     ChunkRetrying,
@@ -219,6 +220,12 @@ class ProgressView:
             )
         elif isinstance(event, BatchSubmitted | BatchProgress | BatchCollected):
             self._batch(event)
+        elif isinstance(event, CheckpointRebuilt):
+            self._line(
+                f"Job {event.job_id} had lost its checkpoint; rebuilt it from the job's manifest "
+                f"and stored results: {event.chunks_recovered}/{event.chunks_total} chunks "
+                "recovered, none sent again"
+            )
         elif isinstance(event, PauseStarted):
             if event.in_flight:
                 self._line(f"waiting for {event.in_flight} chunk(s) in flight…")
