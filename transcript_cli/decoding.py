@@ -11,8 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 from pathlib import Path
-
-from charset_normalizer import CharsetMatch, from_bytes
+from typing import Any
 
 from transcript_cli.errors import InputError, UsageError
 
@@ -95,6 +94,8 @@ def _guess(raw: bytes) -> str | None:
     "très" without error, but only one is right. So among the candidates about as clean and as
     coherent (right letters for the detected language) as the best, the commonest wins.
     """
+    from charset_normalizer import from_bytes  # only files that are not UTF-8 pay for it
+
     matches = list(from_bytes(_BIDI_MARKS_AT_EDGES.sub(rb"\1", raw)))
     if not matches:
         return None
@@ -103,7 +104,7 @@ def _guess(raw: bytes) -> str | None:
     most_coherent = max(m.coherence for m in near)
     near = [m for m in near if m.coherence >= most_coherent - _NEAR]
 
-    def names(match: CharsetMatch) -> list[str]:
+    def names(match: Any) -> list[str]:  # a charset_normalizer CharsetMatch
         return [codecs.lookup(n).name for n in match.could_be_from_charset]
 
     def rank(name: str) -> int:

@@ -10,16 +10,24 @@ from its consonant.
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
-import regex
-
-from transcript_cli.sentences import is_no_space_char
+from transcript_cli.sentences import NO_SPACE_CHARS, is_no_space_char
 
 # Scripts with no spaces between words: their long runs may be cut between any two clusters.
-_UNSPACED = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Bopomofo}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
-)
-_CLUSTER = regex.compile(r"\X")
+# Chinese and Japanese as sentences.py knows them, then Thai, Lao, Myanmar, Khmer and Tibetan.
+_UNSPACED = re.compile(f"[{NO_SPACE_CHARS}\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u0f00-\u0fff]")
+
+
+@cache
+def _cluster_pattern() -> Any:
+    """`regex`'s grapheme clusters, compiled on first use (the import costs 40 ms at start-up)."""
+    import regex
+
+    return regex.compile(r"\X")
+
+
 # Bidirectional controls (LRM, RLM, ALM, embeddings, overrides, isolates). Subtitle files put them
 # in to fix one player's display; in running text they only break comparisons, so all go.
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
@@ -57,7 +65,7 @@ def strip_bidi(text: str) -> str:
 
 def clusters(text: str) -> list[str]:
     """The grapheme clusters of `text`, in order."""
-    return list(_CLUSTER.findall(text))
+    return list(_cluster_pattern().findall(text))
 
 
 def cut_run(run: str, limit: int) -> list[str]:
