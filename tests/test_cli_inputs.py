@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import Cli, write_transcript
-from tests.fake_anthropic import FakeAnthropic
+from tests.fake_anthropic import FakeAnthropic, Fault
+from transcript_cli.formats import read_transcript
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inputs"
 
@@ -119,3 +120,26 @@ def test_wrong_forced_encoding_names_the_file(cli: Cli) -> None:
     result = cli("run", str(src), "--encoding", "utf-8")
     assert result.returncode == 2
     assert f"{src}: not UTF-8 text" in result.stderr
+
+
+def test_resume_decodes_as_the_job_recorded_not_as_detection_would(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """The encoding a job read an input with is kept: resume reads the same text."""
+    src = cli.workdir / "prices.srt"
+    lines = [f"Line {n} costs 5 € (five euros), more or less." for n in range(12)]
+    cues = "".join(
+        f"{n + 1}\n00:00:{n * 2:02d},000 --> 00:00:{n * 2 + 1:02d},500\n{line}\n\n"
+        for n, line in enumerate(lines)
+    )
+    src.write_bytes(cues.encode("cp1252"))
+    assert read_transcript(src).encoding == "cp1252"  # what detection alone would use
+    fake_api.fail_when("Line 9 ", Fault(status=401))
+    # Latin-1 reads byte 0x80 as a control character, not the euro sign: a different text.
+    args = ("--encoding", "latin-1", "--chunk-chars", "200", "--context-chars", "50")
+    first = cli("run", str(src), *args, "--name", "prices", "-j", "1")
+    assert first.returncode == 1, first.stderr
+    resumed = cli("resume", "prices")
+    assert resumed.returncode == 0, resumed.stderr
+    sent = "".join(fake_api.transcripts())
+    assert "Line 11 costs 5 \x80" in sent and "€" not in sent
