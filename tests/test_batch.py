@@ -128,8 +128,9 @@ def test_pending_chunks_are_split_into_batches_at_the_api_limits() -> None:
     assert [len(b) for b in batches] == [3, 3, 1]
     assert batches[0] == ["tag_f0_c0", "tag_f0_c1", "tag_f0_c2"]
 
-    # By size: each request weighs its text plus an allowance for the JSON around it.
-    by_size = Packer(iter(_items([1000, 1000, 1000])), "tag", max_requests=100, max_bytes=3100)
+    # By size: each request weighs its UTF-8 text, a tenth more for JSON escapes, and 512
+    # bytes for the params around it: (1 + 1000) * 1.1 + 512 = 1613 here.
+    by_size = Packer(iter(_items([1000, 1000, 1000])), "tag", max_requests=100, max_bytes=3300)
     sizes = []
     while by_size.head is not None:
         sizes.append(len(list(by_size.take())))

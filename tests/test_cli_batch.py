@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import Cli, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_jobs import chunks_of, index_of, run_args
+from tests.test_cli_terminal import TerminalSession
 from transcript_cli import batch_ledger
 
 POLL = {"TRANSCRIPT_CLI_BATCH_POLL": "0.05,0.2"}
@@ -232,3 +233,32 @@ def test_batch_needs_the_anthropic_provider(cli: Cli) -> None:
     assert result.returncode == 2, result.stderr
     assert "--batch needs the anthropic provider" in result.stderr
     assert not cli.state_dir.exists() or not any(cli.state_dir.iterdir())
+
+
+def test_on_a_terminal_a_batch_shows_a_progress_bar_and_clear_asks_to_cancel(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    fake_api.batches.delay = None
+    src = write_transcript(cli.workdir / "talk.txt", 40)
+    env_cli = cli
+    env_cli.env.update(POLL)
+    with TerminalSession(env_cli, *run_args(src, "--name", "talk", "--batch")) as shown:
+        shown.read_until("submitted batch")
+        [batch_id] = fake_api.batches.order
+        shown.read_until(f"batch …{batch_id[-6:]}")  # the batch's own bar, from request_counts
+        fake_api.batches.end_all()
+        assert shown.finish() == 0, shown.output
+    assert "collected batch" in shown.output
+
+    fake_api.batches.delay = None
+    other = write_transcript(cli.workdir / "other.txt", 20, start=300)
+    started = cli(*run_args(other, "--name", "other", "--batch", "--no-wait"))
+    assert started.returncode == 0, started.stderr
+    running = fake_api.batches.order[-1]
+    with TerminalSession(cli, "clear", "other") as asked:
+        asked.type("y")  # "Remove state of 1 job(s): other?", asked on stdout
+        asked.read_until(f"({running}) and bill for what they finish. Cancel them?")
+        asked.type("y")
+        assert asked.finish() == 0, asked.output
+    assert f"canceled batch {running}" in asked.output
+    assert fake_api.batches.calls.count("cancel") == 1

@@ -481,7 +481,9 @@ class Packer:
         size = 0
         while self.head is not None:
             item = self.head
-            weight = len(item.request.system) + len(item.request.user) + 512
+            # UTF-8 bytes, plus room for JSON escapes and the params around the texts.
+            request = item.request
+            weight = (len(request.system.encode()) + len(request.user.encode())) * 11 // 10 + 512
             if self.count and (self.count >= self.max_requests or size + weight > self.max_bytes):
                 return
             self.count += 1

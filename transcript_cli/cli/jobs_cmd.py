@@ -16,6 +16,7 @@ from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.error_output import show_error
 from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
 from transcript_cli.cli.hints import explain, resume_command, use_state_dir
+from transcript_cli.cli.questions import confirm
 from transcript_cli.errors import EXIT_FAILED, EXIT_OK, JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.runner import batches_in_flight, open_provider
@@ -226,7 +227,7 @@ def _ask_cancel(store: JobStore, targets: list[str], *, yes: bool) -> bool:
         return False
     if yes:
         return True
-    return typer.confirm(
+    return confirm(
         f"{len(running)} batch(es) still run on Anthropic's side ({', '.join(running)}) and "
         "bill for what they finish. Cancel them?",
         default=True,
