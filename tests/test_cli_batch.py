@@ -118,6 +118,7 @@ def test_ctrl_c_while_waiting_pauses_and_resume_collects_the_same_batch(
         proc.signal(signal.SIGINT)
         assert proc.finish() == 130, proc.stderr
     assert "submitted batch" in proc.stderr and "requests ended" in proc.stderr  # plain lines
+    assert "Pausing: the batches go on on Anthropic's side" in proc.stderr
     assert "go on running on Anthropic's side" in proc.stderr
     assert "transcript-cli resume talk" in proc.stderr
     assert status(cli, "talk")["state"] == "waiting"
@@ -148,6 +149,29 @@ def test_kill_9_between_create_and_checkpoint_adopts_the_orphan(
     assert "adopted" in resumed.stderr
     assert fake_api.batches.calls.count("create") == 1  # nothing paid twice
     assert len(fake_api.batch_transcripts()) == len(chunks_of(src))
+    assert status(cli, "talk")["state"] == "completed"
+
+
+def test_an_orphan_still_processing_is_adopted_by_time_and_count(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    fake_api.batches.delay = None  # still in progress when the next run looks for it
+    fake_api.batches.create_delay = 30.0
+    src = write_transcript(cli.workdir / "talk.txt", 40)
+    with Running(cli.start(*run_args(src, "--name", "talk", "--batch"), env=POLL)) as proc:
+        wait_for(lambda: fake_api.batches.order)
+        proc.signal(signal.SIGKILL)
+        proc.finish()
+    fake_api.batches.create_delay = 0.0
+    adopted = cli("resume", "talk", "--no-wait", env=POLL)
+    assert adopted.returncode == 0, adopted.stderr
+    assert "adopted" in adopted.stderr
+    [batch_id] = fake_api.batches.order
+    assert status(cli, "talk")["batches_in_flight"] == [batch_id]
+    fake_api.batches.end_all()
+    resumed = cli("resume", "talk", env=POLL)
+    assert resumed.returncode == 0, resumed.stderr
+    assert fake_api.batches.calls.count("create") == 1
     assert status(cli, "talk")["state"] == "completed"
 
 

@@ -237,6 +237,7 @@ class BatchScheduler:
 
     def _wait(self, book: Bookkeeper, ledger: Ledger) -> None:
         """Poll with backoff until a batch has ended; a pause stops the run, batches go on."""
+        book.control.pausing = "the batches go on on Anthropic's side, `resume` collects them"
         last: dict[str, BatchInfo] = {}
         for delay in self.batch.polling.delays():
             ended = False

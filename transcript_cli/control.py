@@ -13,3 +13,5 @@ class Control:
     # Set by a signal, or by the engine itself when a failure ends the job.
     pause: threading.Event = field(default_factory=threading.Event)
     abort: threading.Event = field(default_factory=threading.Event)
+    # What a pause will wait for, told when it is asked for; a scheduler may say otherwise.
+    pausing: str = "finishing the chunks in flight"

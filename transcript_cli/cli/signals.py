@@ -24,8 +24,7 @@ def pause_on_signals(control: Control, *, quiet: bool = False) -> Iterator[None]
             if quiet:
                 return
             err.print(
-                "[yellow]Pausing: finishing the chunks in flight "
-                "(press Ctrl-C again to stop at once)…[/yellow]"
+                f"[yellow]Pausing: {control.pausing} (press Ctrl-C again to stop at once)…[/yellow]"
             )
         else:
             control.abort.set()
