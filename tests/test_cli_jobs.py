@@ -459,3 +459,15 @@ def test_state_dir_writable_by_others_is_refused(cli: Cli) -> None:
     cli.state_dir.chmod(0o1777)
     cleared = cli("clear", "old", "--yes")
     assert cleared.returncode == 0, cleared.stderr
+
+
+def test_status_in_a_pipe_prints_full_job_ids(cli: Cli) -> None:
+    """Not a terminal, 40 columns: the listing still holds every id whole, so it can be pasted."""
+    src = write_transcript(cli.workdir / "talk.txt", 10)
+    long_name = "captionfixer-lecture-series-2024-episode-017-" + "x" * 30
+    assert cli(*offline_args(src, long_name)).returncode == 0
+    listing = cli("status", env={"COLUMNS": "40"})
+    assert listing.returncode == 0, listing.stderr
+    header, row = listing.stdout.splitlines()
+    assert header.split()[:2] == ["job", "state"]
+    assert row.split()[:2] == [long_name, "completed"]

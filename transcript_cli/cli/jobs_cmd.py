@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from transcript_cli import batch_ledger
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
@@ -110,6 +112,41 @@ def _show_one(view: JobView) -> None:
                 )
 
 
+_COLUMNS = ("job", "state", "files", "chunks", "tokens in/out", "cost", "last activity")
+
+
+def _row(view: JobView) -> tuple[str, ...]:
+    return (
+        view["job_id"],
+        view["state"],
+        f"{view['files_done']}/{view['files_total']}",
+        f"{view['chunks_done']}/{view['chunks_total']}",
+        f"{view['input_tokens']:,}/{view['output_tokens']:,}",
+        _money(view),
+        str(view["last_activity"] or ""),
+    )
+
+
+def _show_listing(views: list[JobView]) -> None:
+    """A table on a terminal (long ids fold, never cut); plain aligned columns in a pipe or log,
+    as wide as they need, so every id can be pasted."""
+    rows = [_row(view) for view in views]
+    if not out.is_terminal:
+        widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+        for row in [_COLUMNS, *rows]:
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            sys.stdout.write(line.rstrip() + "\n")
+        sys.stdout.flush()
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in _COLUMNS:
+        table.add_column(column, overflow="fold")
+    for view, row in zip(views, rows, strict=True):
+        style = _STATE_STYLE.get(view["state"], "white")
+        table.add_row(Text(row[0]), Text(row[1], style=style), *row[2:])
+    out.print(table)
+
+
 @app.command(epilog=STATUS_EXAMPLES)
 def status(
     job: Annotated[
@@ -132,21 +169,7 @@ def status(
     if job:
         _show_one(views[0])
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("job", "state", "files", "chunks", "tokens in/out", "cost", "last activity"):
-        table.add_column(column)
-    for view in views:
-        style = _STATE_STYLE.get(view["state"], "white")
-        table.add_row(
-            escape(view["job_id"]),
-            f"[{style}]{view['state']}[/{style}]",
-            f"{view['files_done']}/{view['files_total']}",
-            f"{view['chunks_done']}/{view['chunks_total']}",
-            f"{view['input_tokens']:,}/{view['output_tokens']:,}",
-            _money(view),
-            str(view["last_activity"] or ""),
-        )
-    out.print(table)
+    _show_listing(views)
 
 
 @app.command(epilog=CLEAR_EXAMPLES)

@@ -98,7 +98,8 @@ class ProgressView:
     def _start(self) -> None:
         if self.live and self.progress is None:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
+                # Not markup: the description is file names, shown as they are (no emoji codes).
+                TextColumn("{task.description}", style="bold", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("chunks"),
@@ -148,7 +149,7 @@ class ProgressView:
         if self.progress is not None and self.task is not None:
             self.progress.update(
                 self.task,
-                description=escape(_files_label(self.in_flight, self.last_file)),
+                description=_files_label(self.in_flight, self.last_file),
                 cost=money(self.cost),
                 **update,  # type: ignore[arg-type]
             )
