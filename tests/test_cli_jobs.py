@@ -1,9 +1,9 @@
 """Jobs end to end: `status`, `clear`, damaged state, changed inputs, coming back to a job,
 secrets and permissions. Real CLI in a subprocess, real SDK, the fake Messages API.
 
-Each `run` with the anthropic provider spends one to two seconds importing the SDK, so
-independent commands are started together (`cli_all`) and state that needs no API is made with
-the offline provider.
+Each fresh `run` with the anthropic provider spends one to two seconds importing the SDK, so
+commands go through the warm fork runner (the `cli` fixture), independent commands are started
+together (`cli_all`) and state that needs no API is made with the offline provider.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shlex
 import shutil
 import stat
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,19 +51,12 @@ def offline_args(src: Path, name: str) -> list[str]:
 
 
 def cli_all(cli: Cli, *commands: Sequence[str]) -> list[Result]:
-    """Run independent commands at once and collect each one's result, in order."""
-    procs = [cli.start(*command) for command in commands]
-    results = []
-    try:
-        for proc in procs:
-            stdout, stderr = proc.communicate(timeout=60)
-            results.append(Result(proc.returncode, stdout, stderr))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    return results
+    """Run independent commands at once (each its own process) and collect their results, in order.
+
+    Through the warm runner, which takes starts from any thread: no SDK import per process.
+    """
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda command: cli(*command), commands))
 
 
 def checkpoint_file(cli: Cli, job: str) -> Path:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -266,11 +266,12 @@ def test_second_process_is_refused_while_the_job_runs(
             "run": run_args,
             "status": ("status", "talk", "--json"),
         }
-        ended = {}
-        with ExitStack() as stack:
-            attempts = {k: stack.enter_context(Running(cli.start(*v))) for k, v in commands.items()}
-            for what, attempt in attempts.items():
-                ended[what] = (attempt.finish(), attempt.stdout, attempt.stderr)
+        # All at once, each its own process, forked warm (no SDK import each).
+        with ThreadPoolExecutor(len(commands)) as pool:
+            results = dict(
+                zip(commands, pool.map(lambda v: cli(*v), commands.values()), strict=True)
+            )
+        ended = {k: (r.returncode, r.stdout, r.stderr) for k, r in results.items()}
         assert first.proc.poll() is None, "the first run ended before the checks"
         release.set()
         fake_api.latency = 0
