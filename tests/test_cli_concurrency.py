@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Running, wait_for, write_transcript
+from tests.conftest import Cli, Runner, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault, RateLimit, Recorded
 from tests.test_cli_run import expected_output
 from transcript_cli import checkpoint
@@ -99,7 +99,10 @@ def assert_clean_exit(code: int, stderr: str, expected: int) -> None:
 
 
 def test_outputs_do_not_depend_on_concurrency_and_in_flight_stays_within_it(
-    cli: Cli, fake_api: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory
+    cli: Cli,
+    fake_api: FakeAnthropic,
+    tmp_path_factory: pytest.TempPathFactory,
+    warm_runner: Runner,
 ) -> None:
     one = make_job(cli.workdir)
     assert all(len(per_file) >= 10 for per_file in one.chunks)
@@ -110,7 +113,7 @@ def test_outputs_do_not_depend_on_concurrency_and_in_flight_stays_within_it(
 
     # Replies take 0.1-0.2 s, differently per chunk: at -j 8 they come back out of order.
     with FakeAnthropic(latency=0.1, jitter=0.1, seed=8) as api:
-        eight_cli = Cli(tmp_path_factory.mktemp("j8"), api.url)
+        eight_cli = Cli(tmp_path_factory.mktemp("j8"), api.url, warm_runner)
         eight = make_job(eight_cli.workdir)
         assert eight.chunks == one.chunks
         result = eight_cli(*eight.args("--concurrency", "8"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import FAKE_KEY, SAMPLES, Cli, write_transcript
+from tests.conftest import FAKE_KEY, SAMPLES, Cli, Runner, write_transcript
 from tests.fake_anthropic import FakeAnthropic, reply_text
 from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
@@ -53,8 +53,10 @@ def test_run_json_summary(cli: Cli) -> None:
     assert data["input_tokens"] > 0 and data["cost_usd"] > 0
 
 
-def test_offline_provider_on_bundled_samples_needs_no_key(tmp_path: Path) -> None:
-    cli = Cli(tmp_path, None)
+def test_offline_provider_on_bundled_samples_needs_no_key(
+    tmp_path: Path, warm_runner: Runner
+) -> None:
+    cli = Cli(tmp_path, None, warm_runner)
     del cli.env["ANTHROPIC_API_KEY"]
     result = cli("run", str(SAMPLES), "--provider", "offline", "--chunk-chars", "1000")
     assert result.returncode == 0, result.stderr

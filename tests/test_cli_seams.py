@@ -117,8 +117,10 @@ def test_sentences_cut_between_words_are_continued_not_completed(
     assert len(re.findall(r"until it ends\.", out)) == 4
 
 
-def test_offline_cleaner_does_not_capitalise_a_continuation(tmp_path: Path) -> None:
-    cli = Cli(tmp_path, None)
+def test_offline_cleaner_does_not_capitalise_a_continuation(
+    tmp_path: Path, warm_runner: Runner
+) -> None:
+    cli = Cli(tmp_path, None, warm_runner)
     src = write_rolling_vtt(tmp_path / "lecture.vtt", LINES)
     chunks = chunks_of(src)
     out = run(cli, src, "--provider", "offline")
