@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import Cli, Result, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic
@@ -72,14 +73,19 @@ def test_stdin_name_sets_type_and_output_and_sniffing_finds_subtitles(
         for n in range(1, 30)
     )
     (cli.workdir / "caps.srt").write_text(srt, encoding="utf-8")
-    named = shell(cli, f"cat caps.srt | {CLI} run - --stdin-name keynote --out notes")
+    # Two independent jobs (different names), started together.
+    with ThreadPoolExecutor(2) as pool:
+        named_run = pool.submit(
+            shell, cli, f"cat caps.srt | {CLI} run - --stdin-name keynote --out notes"
+        )
+        sniffed_run = pool.submit(shell, cli, f"cat caps.srt | {CLI} run - --out -")
+        named, sniffed = named_run.result(), sniffed_run.result()
     assert named.returncode == 0, named.stderr
     expected = expected_output(cli.workdir / "caps.srt", 6000)
     assert (cli.workdir / "notes" / "keynote.md").read_text(encoding="utf-8") == expected
     assert job_of(named.stderr).startswith("keynote-")
     assert "00:00" not in "".join(fake_api.transcripts())  # parsed as SRT, not as text
 
-    sniffed = shell(cli, f"cat caps.srt | {CLI} run - --out -")
     assert sniffed.returncode == 0, sniffed.stderr
     assert sniffed.stdout == expected
     assert (cli.state_dir / job_of(sniffed.stderr) / "input" / "stdin.srt").is_file()
@@ -151,8 +157,10 @@ def test_pipe_mistakes_are_one_line_and_leave_nothing(cli: Cli) -> None:
         f"cat a.txt | {CLI} run - --stdin-name ../x": "error: --stdin-name '../x': give a plain",
         f"printf '{{\"segments\": 3}}' | {CLI} run - --stdin-name w.json": "error: ",
     }
-    for line, message in cases.items():
-        result = shell(cli, line)
+    # Independent refusals: run them all at once, each in its own shell.
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda line: shell(cli, line), cases))
+    for (line, message), result in zip(cases.items(), results, strict=True):
         assert result.returncode == 2, (line, result.stderr)
         assert result.stderr.startswith(message), (line, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
