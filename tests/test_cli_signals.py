@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Running, wait_for, write_transcript
+from tests.conftest import Cli, Runner, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_run import expected_output
 from transcript_cli import checkpoint
@@ -121,6 +121,7 @@ def test_sigint_pauses_after_the_chunk_in_flight_and_resume_matches_a_straight_r
     fake_api: FakeAnthropic,
     holds: list[threading.Event],
     tmp_path_factory: pytest.TempPathFactory,
+    warm_runner: Runner,
 ) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 100)
     chunks = chunk_texts(src)
@@ -130,9 +131,11 @@ def test_sigint_pauses_after_the_chunk_in_flight_and_resume_matches_a_straight_r
     # The uninterrupted reference: same input, its own workdir, state and fake server.
     with FakeAnthropic() as ref_api:
         ref_dir = tmp_path_factory.mktemp("reference")
-        ref_cli = Cli(ref_dir, ref_api.url)
+        ref_cli = Cli(ref_dir, ref_api.url, warm_runner)
         shutil.copy(src, ref_dir / src.name)
-        with Running(ref_cli.start("run", src.name, *FLAGS, "--name", "talk")) as ref:
+        # Alongside the interrupted run; a warm fork (it is never signalled).
+        with ThreadPoolExecutor(1) as pool:
+            ref = pool.submit(ref_cli, "run", src.name, *FLAGS, "--name", "talk")
             fake_api.latency = 0.05
             release = hold_reply(fake_api, chunks[3])
             holds.append(release)
@@ -144,7 +147,8 @@ def test_sigint_pauses_after_the_chunk_in_flight_and_resume_matches_a_straight_r
                 (str(src), *FLAGS, "--name", "talk"),
                 signal.SIGINT,
             )
-            assert_clean_exit(ref.finish(), ref.stderr, 0)
+            ref_run = ref.result()
+            assert_clean_exit(ref_run.returncode, ref_run.stderr, 0)
         reference = output_of(ref_cli, ref_dir / src.name)
 
     assert_clean_exit(code, stderr, 130)
