@@ -9,6 +9,8 @@ SDK, our error conversion and our retries exactly as production runs them.
   `seed`, so replies to concurrent requests come back out of order, the same way every run);
   `Fault`s script errors, dropped connections, slow or odd replies, either in arrival order
   (`script`) or for requests whose transcript matches (`fail_when`).
+- `POST /v1/messages/count_tokens` answers `{"input_tokens": N}`, N being what a message with
+  the same system prompt and user turn is billed (`input_tokens_of`); faults apply to it too.
 - Every request is recorded, with the status answered and the most requests ever in flight.
 - Message Batches (`/v1/messages/batches`, see fake_batches.py) answer each request as the live
   endpoint would, after `batch_delay` seconds (None: until `batches.end_all()`).
@@ -121,6 +123,13 @@ class RateLimit:
 def reply_text(transcript: str) -> str:
     """The deterministic reply to a chunk, so tests can compute expected outputs."""
     return f"[clean] {transcript}"
+
+
+def input_tokens_of(body: dict[str, Any]) -> int:
+    """The input tokens the fake bills (and counts) for a request: a quarter of its characters."""
+    system = body.get("system", "")
+    prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
+    return max(1, (prompt_chars + len(_transcript_of(body)[0])) // 4)
 
 
 def _user_message(body: dict[str, Any]) -> str:
@@ -323,6 +332,10 @@ class FakeAnthropic:
         if fault.body is not None:
             self._send(handler, 200, fault.body, fault.headers)
             return 200
+        if handler.path.endswith("/count_tokens"):
+            counted = {"input_tokens": input_tokens_of(body)}
+            self._send(handler, 200, json.dumps(counted).encode(), fault.headers)
+            return 200
         message = self.message_for(body, transcript, fault)
         self._send(handler, 200, json.dumps(message).encode(), fault.headers)
         return 200
@@ -337,8 +350,6 @@ class FakeAnthropic:
             text = self.replier(transcript, _user_message(body))
         else:
             text = reply_text(transcript)
-        system = body.get("system", "")
-        prompt_chars = len(system if isinstance(system, str) else json.dumps(system))
         return {
             "id": f"msg_{len(self.requests)}",
             "type": "message",
@@ -348,7 +359,7 @@ class FakeAnthropic:
             "stop_reason": fault.stop_reason or "end_turn",
             "stop_sequence": None,
             "usage": {
-                "input_tokens": max(1, (prompt_chars + len(transcript)) // 4),
+                "input_tokens": input_tokens_of(body),
                 "output_tokens": max(1, len(text) // 4),
             },
         }

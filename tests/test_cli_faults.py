@@ -211,6 +211,7 @@ def test_suspicious_reply_is_kept_with_a_warning_or_fails_under_strict(
     assert "kept 0% of the part's words" in noted["warning"] and noted["error"] is None
     assert "Too short." in _output(cli)
 
-    result = cli("run", str(src), "--chunk-chars", CHUNK, "--name", "strict", "--strict")
+    args = ("--name", "strict", "--strict", "--overwrite")  # another job, same output
+    result = cli("run", str(src), "--chunk-chars", CHUNK, *args)
     assert result.returncode == 1
     assert "--strict" in result.stderr and "failed" in result.stderr

@@ -47,7 +47,9 @@ def run_args(src: Path, *extra: str) -> list[str]:
 
 def offline_args(src: Path, name: str) -> list[str]:
     # --timeout given: without it `run` imports the SDK just for its default (a second or two).
-    return [*run_args(src, "--name", name), "--provider", "offline", "--timeout", "60"]
+    # --overwrite: these jobs of one input under several names all write cleaned/<stem>.md.
+    args = [*run_args(src, "--name", name), "--provider", "offline", "--timeout", "60"]
+    return [*args, "--overwrite"]
 
 
 def cli_all(cli: Cli, *commands: Sequence[str]) -> list[Result]:

@@ -156,8 +156,11 @@ class BatchScheduler:
 
     def _pending(self, book: Bookkeeper, ledger: Ledger) -> Iterator[WorkItem]:
         for item in book.pending():
-            if not ledger.in_flight(item.input_index, item.chunk_index):
-                yield item
+            if ledger.in_flight(item.input_index, item.chunk_index):
+                continue
+            if not book.admit(item):
+                return  # --max-cost: no more until what is in flight has landed
+            yield item
 
     def _submit_pending(self, book: Bookkeeper, ledger: Ledger) -> ProviderError | None:
         """Every pending chunk not in flight, in as few batches as the API's limits allow."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 from transcript_cli.atomicio import atomic_write, ensure_dir
+from transcript_cli.budget import BUDGET_KIND, Budget, budget_message, budget_reached
 from transcript_cli.chunk_results import ChunkResult, ResultStore, text_sha256
 from transcript_cli.control import Control
 from transcript_cli.endings import chunks_failed, located, paused
@@ -82,6 +83,8 @@ class Bookkeeper:
         self.settings_hash = state.settings.digest()
         self.price = price_for(state.settings.provider, state.settings.model)
         self.batch_price = batch_price(self.price)
+        limit = state.options.max_cost
+        self.budget = None if limit is None else Budget(state.settings, limit)
         self._emit_lock = threading.Lock()
         self._on_event = on_event
         self._mark = clock()
@@ -104,6 +107,8 @@ class Bookkeeper:
         with chunks that failed) or StorageError.
         """
         self.state.status = "running"
+        if self.state.last_error and self.state.last_error.kind == BUDGET_KIND:
+            self.state.last_error = None  # the budget pause is over; a new one will say so
         self.checkpoint()
         self.emit(
             JobStarted(
@@ -148,7 +153,12 @@ class Bookkeeper:
         return self.state
 
     def stop_paused(self) -> None:
-        """Checkpoint as paused and raise Paused: what is unfinished is redone on resume."""
+        """Checkpoint as paused and raise Paused (BudgetReached when --max-cost stopped it)."""
+        budget = self.budget
+        if budget is not None and budget.refused is not None and not self.control.pause.is_set():
+            message = budget_message(self.state.cost_usd, budget.limit)
+            self.state.last_error = ErrorRecord(message=message, kind=BUDGET_KIND, at=utc_now())
+            self.stop(budget_reached(self.state, budget.limit, budget.refused))
         self.stop(paused(self.state))
 
     def stop(self, error: TranscriptCliError) -> NoReturn:
@@ -156,6 +166,10 @@ class Bookkeeper:
         self.state.status = "paused"
         self.checkpoint()
         raise error
+
+    def admit(self, item: WorkItem) -> bool:
+        """May this chunk start? Not if it could take the job past its --max-cost."""
+        return self.budget is None or self.budget.admit(item, self.state.cost_usd)
 
     # --- what is left to do ---
 
@@ -246,6 +260,8 @@ class Bookkeeper:
     def settle(self, outcome: ChunkOutcome) -> ProviderError | None:
         """Land a finished chunk or file its failure; returns an error that ends the job."""
         self.state.retry_count += outcome.retries
+        if self.budget is not None:
+            self.budget.release(outcome.item)
         if outcome.reply is not None:
             self.land(outcome)
             return None

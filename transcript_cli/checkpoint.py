@@ -261,6 +261,7 @@ class FieldValidator:
         return self.get(d, key, kind)
 
     def opt_number(self, d: dict[str, Any], key: str) -> float | None:
+        """An optional amount (JSON may store 5.0 as 5)."""
         if d.get(key) is None:
             return None
         return float(self.get(d, key, (int, float)))
@@ -298,6 +299,8 @@ class FieldValidator:
             rpm=self.opt(o, "rpm", int),
             tpm=self.opt(o, "tpm", int),
             strict=bool(self.opt(o, "strict", bool)),
+            max_cost=self.opt_number(o, "max_cost"),
+            overwrite=bool(self.opt(o, "overwrite", bool)),
         )
 
     def input_spec(self, d: dict[str, Any]) -> InputSpec:

@@ -6,7 +6,8 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 │   ├── BadInputsError (2)         several of them: one line each
 │   ├── PromptError (2)            unknown template, unknown placeholder
 │   ├── ConfigError (2)            a transcript-cli.toml is malformed or sets an unknown key
-│   └── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
+│   ├── MissingApiKeyError (2)     anthropic provider without ANTHROPIC_API_KEY
+│   └── OutputExistsError (2)      an output this job did not write is in the way (--overwrite)
 ├── StateError (1)                 state on disk cannot be used
 │   ├── CheckpointError (1)        checkpoint or job manifest damaged, wrong schema, newer
 │   ├── InputChangedError (1)      an input's sha256 differs from when the job started
@@ -20,6 +21,7 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 ├── ChunksFailedError (1)          some chunks failed for good; their files were not written,
 │                                  the others were; `resume --retry-failed` tries them again
 ├── Paused (130)                   a signal asked us to stop; state is consistent
+│   └── BudgetReached (75)         the next chunk could pass --max-cost; resumable with a higher one
 └── Waiting (0)                    not an error: batches run on Anthropic's side (--no-wait)
 
 Which provider failure ends the job, and which only its chunk, is decided in failures.py.
@@ -34,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -113,6 +116,14 @@ class ConfigError(UsageError):
 
 class MissingApiKeyError(UsageError):
     """The anthropic provider was chosen but no credential is configured."""
+
+
+class OutputExistsError(UsageError):
+    """An output file exists that this job did not write; replacing it takes --overwrite."""
+
+    def __init__(self, message: str, paths: list[Path], **where: Any) -> None:
+        super().__init__(message, **where)
+        self.paths = paths
 
 
 class StateError(TranscriptCliError):
@@ -207,3 +218,14 @@ class Waiting(TranscriptCliError):
     """A batch run returned before its batches ended (--no-wait); `resume` collects them."""
 
     exit_code = EXIT_OK
+
+
+class BudgetReached(Paused):
+    """Starting the next chunk could pass --max-cost: the job paused; a higher cap resumes it."""
+
+    exit_code = EXIT_TRANSIENT
+
+    def __init__(self, message: str, *, spent: float, limit: float, **where: Any) -> None:
+        super().__init__(message, **where)
+        self.spent = spent
+        self.limit = limit

@@ -76,6 +76,7 @@ class LiveScheduler:
         work = book.pending()
         failure: ProviderError | None = None
         exhausted = False
+        held: WorkItem | None = None  # a chunk --max-cost did not let start yet
         pause_told = False
         try:
             while True:
@@ -83,9 +84,15 @@ class LiveScheduler:
                 # Finished chunks are settled before new ones start, so at any instant at most
                 # `concurrency` chunks are paid for and not yet stored: what kill -9 can cost.
                 while not stopping and not exhausted and len(in_flight) < self.concurrency:
-                    nxt = next(work, None)
+                    nxt = held or next(work, None)
+                    held = None
                     if nxt is None:
                         exhausted = True
+                        break
+                    if not book.admit(nxt):
+                        # Over --max-cost for now: the chunks in flight may cost less than
+                        # their estimates. With none left in flight, the budget is reached.
+                        held, exhausted = nxt, not in_flight
                         break
                     in_flight[pool.submit(worker.run, nxt)] = nxt
                     total = book.state.inputs[nxt.input_index].chunk_count

@@ -74,5 +74,7 @@ def cost_usd(price: Price | None, input_tokens: int, output_tokens: int) -> floa
 
 
 def format_usd(amount: float) -> str:
-    """Dollars as people read them: cents, or four decimals for sums under a dollar."""
-    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
+    """Dollars as people read them: cents, or four decimals for fractions of a cent under $1."""
+    if amount >= 1 or round(amount, 2) == round(amount, 6):
+        return f"${amount:,.2f}"
+    return f"${amount:.4f}"

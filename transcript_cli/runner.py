@@ -12,10 +12,12 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from transcript_cli import batch_ledger, manifest
+from transcript_cli import batch_ledger, manifest, output_guard
 from transcript_cli.atomicio import remove_stale_temps
 from transcript_cli.batch import BatchOptions, BatchScheduler
 from transcript_cli.bookkeeper import Bookkeeper, Scheduler
+from transcript_cli.budget import check_priced
+from transcript_cli.checkpoint import CHECKPOINT_NAME
 from transcript_cli.control import Control
 from transcript_cli.errors import (
     BadInputsError,
@@ -119,6 +121,7 @@ def start(
     for problem in skipped:
         on_event(InputSkipped(str(problem.path), problem.problem))
     job_id = resolve_job_id(spec, [Path(p.path) for p in planned])
+    check_priced(spec.settings, spec.options)
     provider = providers(spec.settings, spec.options)
     with closing(provider):
         if spec.batch is not None:
@@ -185,6 +188,16 @@ def start(
                 ),
             )
 
+        store.check_root()  # a state folder others can write to is the first thing to fix
+        previous, written_before = _previous_run(store, job_id)
+        output_guard.check_new_job(
+            job_id,
+            planned,
+            overwrite=spec.options.overwrite,
+            job_dir=store.job_dir(job_id),
+            previous=previous,
+            checkpoint_mtime=written_before,
+        )
         with store.locked(job_id) as job_dir:
             store.reset(job_id)
             state = new_state(job_id, spec.settings, spec.options, planned)
@@ -303,6 +316,8 @@ def _resume(
         if state.status == "completed":
             return JobOutcome(state, already_done=True)
         verify_inputs(state)
+        check_priced(state.settings, options or state.options)
+        output_guard.check_resumed_job(state, overwrite=(options or state.options).overwrite)
         _remove_stale_output_temps(state)
         if retry_failed:
             for item in state.inputs:
@@ -322,6 +337,17 @@ def _resume(
         finally:
             if owns_provider:
                 provider.close()
+
+
+def _previous_run(store: JobStore, job_id: str) -> tuple[JobState | None, float | None]:
+    """A job being started over, and when its checkpoint was last saved: its outputs are its own."""
+    if not store.exists(job_id):
+        return None, None
+    try:
+        previous = store.load(job_id)
+        return previous, (store.job_dir(job_id) / CHECKPOINT_NAME).stat().st_mtime
+    except (StateError, OSError):
+        return None, None
 
 
 def _remove_stale_output_temps(state: JobState) -> None:

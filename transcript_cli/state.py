@@ -65,6 +65,8 @@ class Options:
     rpm: int | None = None  # user's caps for a shared key
     tpm: int | None = None
     strict: bool = False  # suspicious output fails its chunk instead of a warning
+    max_cost: float | None = None  # --max-cost: dollars the job may spend in all, None = no cap
+    overwrite: bool = False  # --overwrite: outputs this job did not write may be replaced
 
 
 @dataclass(frozen=True)

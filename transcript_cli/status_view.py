@@ -57,6 +57,7 @@ class JobView(TypedDict):
     retries: int
     last_error: dict[str, Any] | None
     resume_command: str | None
+    max_cost_usd: float | None  # the job's --max-cost, None without a cap
     files: list[FileView]
     mode: str  # live | batch (added in view_version 1; fields are only ever added)
     batches_in_flight: list[str]  # batch ids submitted and not yet collected
@@ -102,6 +103,7 @@ def job_view(
         "retries": state.retry_count,
         "last_error": asdict(state.last_error) if state.last_error else None,
         "resume_command": resume_command if shown not in ("completed", "running") else None,
+        "max_cost_usd": state.options.max_cost,
         "files": [
             {
                 "path": item.path,
@@ -157,6 +159,7 @@ def damaged_view(job_id: str, message: str, job_dir: Path) -> JobView:
         "retries": 0,
         "last_error": {"message": message, "kind": "damaged", "at": None, "file": str(job_dir)},
         "resume_command": None,
+        "max_cost_usd": None,
         "files": [],
         "mode": "live",
         "batches_in_flight": [],

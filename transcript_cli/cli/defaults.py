@@ -18,9 +18,22 @@ from transcript_cli.config import Layers, Setting, env_name, load_layers
 from transcript_cli.errors import ConfigError
 
 RUN = "run"
+ESTIMATE = "estimate"
 # One-off choices about a single invocation, not habits worth a default.
 NOT_CONFIGURABLE = frozenset(
-    {"help", "name", "resume", "restart", "json", "stdin-name", "dry-run", "yes", "all"}
+    {
+        "help",
+        "name",
+        "resume",
+        "restart",
+        "json",
+        "stdin-name",
+        "dry-run",
+        "exact",
+        "overwrite",
+        "yes",
+        "all",
+    }
 )
 
 
@@ -73,11 +86,12 @@ def default_map(ctx: typer.Context) -> dict[str, dict[str, object]]:
         for key, setting in layers.settings.items()
     }
     mapping: dict[str, dict[str, object]] = {RUN: {k: v for k, v in values.items() if k}}
+    mapping[ESTIMATE] = mapping[RUN]  # `run --dry-run` under another name
     group = ctx.find_root().command
     assert isinstance(group, TyperGroup)
     if "state_dir" in values:
         for name in group.list_commands(ctx):
-            if name != RUN:
+            if name not in mapping:
                 mapping[name] = {"state_dir": values["state_dir"]}
     return mapping
 

@@ -16,8 +16,10 @@ from rich.text import Text
 from transcript_cli.cli.console import err, json_state, print_json
 from transcript_cli.errors import (
     EXIT_FAILED,
+    BudgetReached,
     ChunksFailedError,
     InputError,
+    OutputExistsError,
     Paused,
     ProviderError,
     StateError,
@@ -31,6 +33,8 @@ ERROR_VERSION = 1
 
 # Most specific first: the first class an error is an instance of names its kind.
 _KINDS: tuple[tuple[type[TranscriptCliError], str], ...] = (
+    (OutputExistsError, "output_exists"),
+    (BudgetReached, "budget"),
     (InputError, "input"),
     (UsageError, "usage"),
     (StateError, "state"),

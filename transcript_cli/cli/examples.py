@@ -22,6 +22,12 @@ Examples:
 
 Defaults come from transcript-cli.toml (see `transcript-cli config`)."""
 
+ESTIMATE_EXAMPLES = """\b
+Examples:
+  transcript-cli estimate lectures/
+  transcript-cli estimate talk.srt --model claude-haiku-4-5 --exact
+  transcript-cli run lectures/ --dry-run --json | jq .total.cost_usd"""
+
 RESUME_EXAMPLES = """\b
 Examples:
   transcript-cli resume

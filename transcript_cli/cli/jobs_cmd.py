@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from transcript_cli import batch_ledger
+from transcript_cli.budget import BUDGET_KIND
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
 from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
@@ -21,6 +22,7 @@ from transcript_cli.cli.hints import explain, resume_command, use_state_dir
 from transcript_cli.cli.questions import confirm
 from transcript_cli.errors import EXIT_FAILED, EXIT_OK, JobLockedError, StateError, UsageError
 from transcript_cli.job import JobStore, resolve_state_dir
+from transcript_cli.pricing import format_usd
 from transcript_cli.runner import batches_in_flight, open_provider
 from transcript_cli.runner import clear as clear_job
 from transcript_cli.status_view import FileView, JobView, damaged_view, job_view
@@ -68,15 +70,31 @@ def _money(view: JobView) -> str:
     return "unknown" if view["cost_usd"] is None else f"${view['cost_usd']:.4f}"
 
 
+def _state(view: JobView) -> str:
+    """The state, and why when a budget paused it: 'paused: budget reached, $4.98 of $5.00'."""
+    error = view["last_error"]
+    if view["state"] == "paused" and error and error.get("kind") == BUDGET_KIND:
+        return f"paused: {error.get('message')}"
+    return view["state"]
+
+
+def _cap(view: JobView) -> str:
+    cap = view["max_cost_usd"]
+    return "" if cap is None else f" (--max-cost {format_usd(cap)})"
+
+
 def _show_one(view: JobView) -> None:
     style = _STATE_STYLE.get(view["state"], "white")
-    out.print(f"[bold]{escape(view['job_id'])}[/bold]  [{style}]{view['state']}[/{style}]")
+    out.print(f"[bold]{escape(view['job_id'])}[/bold]  [{style}]{escape(_state(view))}[/{style}]")
     rows = [
         ("provider", f"{view['provider']} / {view['model']}, prompt {view['prompt']}"),
         ("files", f"{view['files_done']}/{view['files_total']} written"),
         ("chunks", f"{view['chunks_done']}/{view['chunks_total']} done"),
         ("tokens", f"{view['input_tokens']:,} in / {view['output_tokens']:,} out"),
-        ("cost", _money(view) + (" (batch prices)" if view["pricing"] == "batch" else "")),
+        (
+            "cost",
+            _money(view) + (" (batch prices)" if view["pricing"] == "batch" else "") + _cap(view),
+        ),
         ("started", str(view["created_at"])),
         ("last activity", str(view["last_activity"])),
         ("resumes", str(view["resume_count"])),
@@ -84,7 +102,7 @@ def _show_one(view: JobView) -> None:
     ]
     if view["batches_in_flight"]:
         rows.append(("batches", "in flight: " + ", ".join(view["batches_in_flight"])))
-    if view["last_error"]:
+    if view["last_error"] and view["last_error"].get("kind") != BUDGET_KIND:
         error = view["last_error"]
         rows.append(("last error", f"{error.get('message')} (at {error.get('at')})"))
     if view["resume_command"]:
@@ -118,7 +136,7 @@ _COLUMNS = ("job", "state", "files", "chunks", "tokens in/out", "cost", "last ac
 def _row(view: JobView) -> tuple[str, ...]:
     return (
         view["job_id"],
-        view["state"],
+        _state(view),
         f"{view['files_done']}/{view['files_total']}",
         f"{view['chunks_done']}/{view['chunks_total']}",
         f"{view['input_tokens']:,}/{view['output_tokens']:,}",

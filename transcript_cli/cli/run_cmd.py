@@ -19,7 +19,8 @@ from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_unfinished_job_ids
 from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.error_output import error_kind, show_error
-from transcript_cli.cli.examples import RESUME_EXAMPLES, RUN_EXAMPLES
+from transcript_cli.cli.estimate_cmd import ESTIMATE, run_estimate
+from transcript_cli.cli.examples import ESTIMATE_EXAMPLES, RESUME_EXAMPLES, RUN_EXAMPLES
 from transcript_cli.cli.hints import command, explain, resume_command, use_state_dir
 from transcript_cli.cli.questions import choose, confirm
 from transcript_cli.cli.render import ProgressView
@@ -187,6 +188,7 @@ def _left_as_is(state: JobState, state_dir: Path | None) -> None:
 
 @app.command(epilog=RUN_EXAMPLES)
 def run(
+    ctx: typer.Context,
     inputs: ro.Inputs,
     provider: ro.Provider = "anthropic",
     model: ro.Model = None,
@@ -215,12 +217,19 @@ def run(
     skip_invalid: ro.SkipInvalid = False,
     resume_flag: ro.ResumeFlag = False,
     restart: ro.Restart = False,
+    max_cost: ro.MaxCost = None,
+    overwrite: ro.Overwrite = False,
+    dry_run: ro.DryRun = False,
+    exact: ro.Exact = False,
     state_dir: StateDirOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
     verbose: ro.Verbose = False,
 ) -> None:
     """Start a job: clean INPUTS chunk by chunk, checkpointing after every chunk."""
+    dry_run = dry_run or ctx.info_name == ESTIMATE
+    if exact and not dry_run:
+        raise UsageError("--exact counts tokens for an estimate: add --dry-run (or use estimate)")
     use_state_dir(state_dir)
     if resume_flag and restart:
         raise UsageError("--resume and --restart exclude each other")
@@ -255,7 +264,20 @@ def run(
         rpm=rpm,
         tpm=tpm,
         strict=strict,
+        max_cost=max_cost,
+        overwrite=overwrite,
     )
+    if dry_run:
+        run_estimate(
+            inputs,
+            settings,
+            out_dir,
+            exact=exact,
+            timeout=timeout,
+            as_json=as_json,
+            stdin_name=stdin_name,
+        )
+        return
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(
         inputs=inputs,
@@ -328,6 +350,14 @@ def _exit_after(
     raise typer.Exit(exc.exit_code)
 
 
+app.command(
+    ESTIMATE,
+    epilog=ESTIMATE_EXAMPLES,
+    help="What a job would cost: files, chunks, tokens and $ (live and batch prices), sending "
+    "and writing nothing. The same as `run --dry-run`, and takes run's options.",
+)(run)
+
+
 @app.command(epilog=RESUME_EXAMPLES)
 def resume(
     job: Annotated[
@@ -346,6 +376,8 @@ def resume(
     strict: ro.StrictOverride = None,
     wait: ro.WaitOverride = None,
     fallback_live: ro.FallbackLive = False,
+    max_cost: ro.MaxCostOverride = None,
+    overwrite: ro.OverwriteOverride = None,
     retry_failed: Annotated[
         bool,
         typer.Option(
@@ -370,6 +402,8 @@ def resume(
         rpm=rpm,
         tpm=tpm,
         strict=strict,
+        max_cost=max_cost,
+        overwrite=overwrite,
     )
     control = Control()
     with ProgressView(

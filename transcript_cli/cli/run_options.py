@@ -240,3 +240,41 @@ FallbackLive = Annotated[
         "(full price) instead of another batch.",
     ),
 ]
+
+
+# --- money: know the price first ------------------------------------------------------------
+
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Show files, chunks, tokens and $ per file and in total (live and batch prices); "
+        "send nothing, write nothing. Same as `transcript-cli estimate`.",
+    ),
+]
+Exact = Annotated[
+    bool,
+    typer.Option(
+        "--exact",
+        help="With --dry-run: count input tokens with the API's count_tokens endpoint (needs "
+        "ANTHROPIC_API_KEY; sends no message) instead of estimating them locally.",
+    ),
+]
+_MAX_COST_HELP = (
+    "Budget in US dollars for the whole job: a chunk whose estimated cost, with what is spent "
+    "and in flight, would pass it is not started; the job pauses (exit 75) instead."
+)
+_OVERWRITE_HELP = "Replace existing outputs that this job did not write (refused otherwise)."
+MaxCost = Annotated[
+    float | None,
+    typer.Option("--max-cost", min=0.0, metavar="USD", help=_MAX_COST_HELP, show_default="no cap"),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help=_OVERWRITE_HELP)]
+MaxCostOverride = Annotated[
+    float | None,
+    typer.Option("--max-cost", min=0.0, metavar="USD", help=_MAX_COST_HELP, show_default=_KEEP),
+]
+OverwriteOverride = Annotated[
+    bool | None,
+    typer.Option("--overwrite", help=_OVERWRITE_HELP, show_default=_KEEP),
+]

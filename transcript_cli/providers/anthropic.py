@@ -110,6 +110,23 @@ class AnthropicProvider:
                 self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
             ) from None
 
+    def count_tokens(self, request: ChunkRequest) -> int:
+        """Exact input tokens of a request (POST /v1/messages/count_tokens); bills nothing."""
+        try:
+            counted = self.client.messages.count_tokens(
+                model=self.model,
+                system=request.system,
+                messages=[{"role": "user", "content": request.user}],
+                timeout=self._timeout,
+            )
+        except anthropic.APIError as exc:
+            raise self.convert(exc) from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise TransientProviderError(
+                self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
+            ) from None
+        return counted.input_tokens
+
     @classmethod
     def _completion(cls, raw: APIResponse[Message]) -> Completion:
         return cls.completion_of(raw.parse(), {k.lower(): v for k, v in raw.headers.items()})

@@ -1,0 +1,178 @@
+"""`run --dry-run` and its alias `estimate`: show what a job would cost; send and write nothing."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from transcript_cli.cli.console import out, print_json, stdin_is_terminal
+from transcript_cli.errors import InputError, MissingApiKeyError, UsageError
+from transcript_cli.estimate import Estimate, Figures, TokenCounter, estimate
+from transcript_cli.formats import discover_inputs
+from transcript_cli.pipes import STDIO, stdin_file_name, wants_stdin
+from transcript_cli.pricing import BATCH_DISCOUNT, PRICES_AS_OF, format_usd
+from transcript_cli.providers import make_provider
+from transcript_cli.state import Settings
+
+ESTIMATE = "estimate"  # the command name; `run --dry-run` does the same
+ESTIMATE_VERSION = 1
+
+
+def run_estimate(
+    inputs: Sequence[Path],
+    settings: Settings,
+    out_dir: Path,
+    *,
+    exact: bool,
+    timeout: float,
+    as_json: bool,
+    stdin_name: str | None = None,
+) -> None:
+    """Estimate and print; with `exact`, input tokens come from the API's count_tokens."""
+    with tempfile.TemporaryDirectory(prefix="transcript-cli-estimate-") as scratch:
+        if wants_stdin(inputs):
+            # A piped transcript is read like a file; the copy is gone when this returns.
+            if stdin_is_terminal():
+                raise UsageError("input - reads a transcript from stdin, but stdin is a terminal")
+            data = sys.stdin.buffer.read()
+            if not data.strip():
+                raise InputError(STDIO, "nothing was piped in (stdin is empty)")
+            paths = [Path(scratch) / stdin_file_name(data, stdin_name)]
+            paths[0].write_bytes(data)
+        else:
+            paths = discover_inputs([Path(p) for p in inputs])
+        out = Path(scratch) if str(out_dir) == STDIO else out_dir.resolve()
+        counter: TokenCounter | None = None
+        if exact:
+            counter = _counter(settings, timeout)
+        try:
+            found = estimate(paths, settings, out, counter=counter)
+        finally:
+            close = getattr(counter, "close", None)
+            if close is not None:
+                close()
+        if wants_stdin(inputs) or str(out_dir) == STDIO:
+            found = _as_given(found, Path(scratch), stdin=wants_stdin(inputs))
+    if as_json:
+        print_json(estimate_document(found))
+    else:
+        _show(found)
+
+
+def _as_given(found: Estimate, scratch: Path, *, stdin: bool) -> Estimate:
+    """Name stdin `-` and stdout `-`, not the temporary folder they were estimated through."""
+    files = tuple(
+        replace(
+            f,
+            path=STDIO if stdin else f.path,
+            output=STDIO if Path(f.output).parent == scratch else f.output,
+        )
+        for f in found.files
+    )
+    return replace(found, files=files)
+
+
+def _counter(settings: Settings, timeout: float) -> TokenCounter:
+    if settings.provider != "anthropic":
+        raise UsageError(
+            f"--exact counts tokens with the Anthropic API; --provider {settings.provider} "
+            "sends no tokens (drop --exact)"
+        )
+    try:
+        provider = make_provider(settings.provider, settings.model, timeout=timeout)
+    except MissingApiKeyError as exc:
+        raise MissingApiKeyError(
+            f"--exact counts tokens with the API: {exc.message}; or drop --exact for a local "
+            "estimate"
+        ) from None
+    counter = getattr(provider, "count_tokens", None)
+    if counter is None:  # pragma: no cover - every API provider can count
+        raise UsageError(f"provider {settings.provider} cannot count tokens")
+    return provider  # type: ignore[return-value]
+
+
+def _figures(figures: Figures) -> dict[str, Any]:
+    return {
+        "chunks": figures.chunks,
+        "input_tokens": figures.input_tokens,
+        "output_tokens": figures.output_tokens,
+        "cost_usd": {
+            "live": None if figures.live_usd is None else round(figures.live_usd, 6),
+            "batch": None if figures.batch_usd is None else round(figures.batch_usd, 6),
+        },
+    }
+
+
+def estimate_document(found: Estimate) -> dict[str, Any]:
+    """The `--json` shape (estimate_version 1; fields are only ever added)."""
+    return {
+        "estimate_version": ESTIMATE_VERSION,
+        "provider": found.provider,
+        "model": found.model,
+        "prompt": found.prompt,
+        "input_tokens_exact": found.exact,
+        "output_tokens_exact": False,
+        "prices_as_of": PRICES_AS_OF,
+        "price_per_million_tokens": (
+            None
+            if found.price is None
+            else {"input": found.price.input, "output": found.price.output}
+        ),
+        "batch_discount": BATCH_DISCOUNT,
+        "files": [{"path": f.path, "output": f.output, **_figures(f.figures)} for f in found.files],
+        "total": {"files": len(found.files), **_figures(found.total)},
+        "sent": 0,
+        "written": 0,
+    }
+
+
+def _usd(amount: float | None) -> str:
+    return "unknown" if amount is None else format_usd(amount)
+
+
+def _show(found: Estimate) -> None:
+    approx = "" if found.exact else "~"
+    table = Table(box=None, pad_edge=False)
+    table.add_column("file")
+    for column in ("chunks", "input tokens", "output tokens", "live", "batch"):
+        table.add_column(column, justify="right")
+
+    def row(name: str, f: Figures) -> None:
+        table.add_row(
+            name,
+            f"{f.chunks:,}",
+            f"{approx}{f.input_tokens:,}",
+            f"~{f.output_tokens:,}",
+            _usd(f.live_usd),
+            _usd(f.batch_usd),
+        )
+
+    for item in found.files:
+        row(escape(Path(item.path).name), item.figures)
+    if len(found.files) > 1:
+        row("[bold]total[/bold]", found.total)
+    out.print(
+        f"Estimate for {len(found.files)} file(s) with {escape(found.model)}, prompt "
+        f"{escape(found.prompt)} (nothing sent, nothing written):"
+    )
+    out.print(table)
+    price = found.price
+    rate = (
+        "price unknown for this model: cost cannot be estimated"
+        if price is None
+        else f"${price.input:g} in / ${price.output:g} out per million tokens"
+    )
+    tokens = (
+        "input tokens counted by the API"
+        if found.exact
+        else "~ input tokens estimated locally (--exact counts them with the API)"
+    )
+    out.print(f"Prices of {PRICES_AS_OF}: {rate}; batch = {BATCH_DISCOUNT:.0%} off.")
+    out.print(f"{tokens}; output tokens are expected, at most --max-tokens per chunk.")
