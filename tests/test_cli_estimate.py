@@ -151,3 +151,24 @@ def test_a_piped_transcript_is_estimated_like_its_file(cli: Cli, fake_api: FakeA
     assert abs(item["input_tokens"] - as_file["files"][0]["input_tokens"]) <= item["chunks"] * 4
     assert fake_api.requests == []
     _nothing_written(cli)
+
+
+def test_dry_run_names_the_unfinished_job_and_what_finishing_it_costs(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    talk = write_transcript(cli.workdir / "talk.txt", 60)
+    args = (str(talk), "--chunk-chars", CHUNK)
+    assert _document(cli, "estimate", *args)["job"] is None
+    fake_api.fail_when("Sentence number 30 says", Fault(status=401))
+    assert cli("run", *args, "-j", "1").returncode == 1
+    checkpoint = next(cli.state_dir.glob("*/checkpoint.json"))
+    before = checkpoint.read_bytes()
+    sent = len(fake_api.requests)
+    data = _document(cli, "run", *args, "--dry-run")
+    job = data["job"]
+    assert job["job_id"] == checkpoint.parent.name
+    assert 0 < job["chunks_done"] < job["chunks_total"] == data["total"]["chunks"]
+    assert job["cost_usd"] > 0 and 0 < job["remaining_cost_usd"] < data["total"]["cost_usd"]["live"]
+    shown = cli("estimate", *args)
+    assert f"Job {job['job_id']} exists unfinished: {job['chunks_done']}/" in shown.stdout
+    assert checkpoint.read_bytes() == before and len(fake_api.requests) == sent

@@ -9,10 +9,9 @@ budget; otherwise no further chunk starts, those in flight finish, and the job p
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from transcript_cli.errors import BudgetReached, Command, TranscriptCliError, UsageError
-from transcript_cli.estimate import expected_cost, requests_of
+from transcript_cli.estimate import expected_cost, remaining_cost
 from transcript_cli.pricing import PRICES_AS_OF, format_usd, price_for
 from transcript_cli.state import JobState, Options, Settings
 from transcript_cli.work import WorkItem
@@ -56,18 +55,6 @@ class Budget:
 def budget_message(spent: float, limit: float) -> str:
     """What `status` says after 'paused: ': 'budget reached, $4.98 of $5.00'."""
     return f"budget reached, {format_usd(spent)} of {format_usd(limit)}"
-
-
-def remaining_cost(state: JobState) -> float:
-    """The estimated cost of every chunk not done yet (failed ones included)."""
-    total = 0.0
-    for item in state.inputs:
-        if item.written or len(item.done) == item.chunk_count:
-            continue
-        for n, request in enumerate(requests_of(Path(item.path), state.settings)):
-            if n not in item.done:
-                total += expected_cost(state.settings, request) or 0.0
-    return total
 
 
 def budget_reached(state: JobState, limit: float, next_expected: float) -> BudgetReached:

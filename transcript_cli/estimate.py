@@ -21,7 +21,7 @@ from transcript_cli.prompts import PromptTemplate
 from transcript_cli.providers.base import ChunkRequest
 from transcript_cli.retry import RetryPolicy, call_with_retries
 from transcript_cli.sources import load_source
-from transcript_cli.state import Settings
+from transcript_cli.state import JobState, Settings
 from transcript_cli.work import build_request
 
 # Latin-script text runs about 3.5 characters a token with Claude's tokenizer; other scripts
@@ -162,3 +162,15 @@ def estimate(
         price=price,
         files=tuple(files),
     )
+
+
+def remaining_cost(state: JobState) -> float:
+    """The estimated cost of every chunk not done yet (failed ones included)."""
+    total = 0.0
+    for item in state.inputs:
+        if item.written or len(item.done) == item.chunk_count:
+            continue
+        for n, request in enumerate(requests_of(Path(item.path), state.settings)):
+            if n not in item.done:
+                total += expected_cost(state.settings, request) or 0.0
+    return total

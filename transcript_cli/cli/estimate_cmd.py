@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from transcript_cli.cli.console import out, print_json, stdin_is_terminal
-from transcript_cli.errors import InputError, MissingApiKeyError, UsageError
-from transcript_cli.estimate import Estimate, Figures, TokenCounter, estimate
+from transcript_cli.errors import InputError, MissingApiKeyError, TranscriptCliError, UsageError
+from transcript_cli.estimate import Estimate, Figures, TokenCounter, estimate, remaining_cost
 from transcript_cli.formats import discover_inputs
-from transcript_cli.pipes import STDIO, stdin_file_name, wants_stdin
-from transcript_cli.pricing import BATCH_DISCOUNT, PRICES_AS_OF, format_usd
+from transcript_cli.job import JobStore
+from transcript_cli.pipes import STDIO, stdin_file_name, wants_stdin, with_stdout_mark
+from transcript_cli.pricing import BATCH_DISCOUNT, PRICES_AS_OF, format_usd, price_for
 from transcript_cli.providers import make_provider
-from transcript_cli.state import Settings
+from transcript_cli.runner import RunSpec, resolve_job_id
+from transcript_cli.state import JobState, Settings
 
 ESTIMATE = "estimate"  # the command name; `run --dry-run` does the same
 ESTIMATE_VERSION = 1
@@ -34,8 +36,12 @@ def run_estimate(
     timeout: float,
     as_json: bool,
     stdin_name: str | None = None,
+    existing: ExistingJob | None = None,
 ) -> None:
-    """Estimate and print; with `exact`, input tokens come from the API's count_tokens."""
+    """Estimate and print; with `exact`, input tokens come from the API's count_tokens.
+
+    `existing`: the job this command would resume, whose remaining cost is shown too.
+    """
     with tempfile.TemporaryDirectory(prefix="transcript-cli-estimate-") as scratch:
         if wants_stdin(inputs):
             # A piped transcript is read like a file; the copy is gone when this returns.
@@ -61,9 +67,65 @@ def run_estimate(
         if wants_stdin(inputs) or str(out_dir) == STDIO:
             found = _as_given(found, Path(scratch), stdin=wants_stdin(inputs))
     if as_json:
-        print_json(estimate_document(found))
+        print_json({**estimate_document(found), "job": _job_document(existing)})
     else:
         _show(found)
+        if existing is not None:
+            _show_job(existing)
+
+
+@dataclass(frozen=True)
+class ExistingJob:
+    """The job `run` would find for these inputs and settings, and what finishing it costs."""
+
+    state: JobState
+    remaining_usd: float | None  # None when the price is unknown
+
+
+def find_existing(store: JobStore, spec: RunSpec) -> ExistingJob | None:
+    """The unfinished job `run` would resume (same id, same settings), without touching it."""
+    if wants_stdin(spec.inputs):
+        return None  # its id depends on the piped text: nothing to find before reading it
+    to_stdout = str(spec.out_dir) == STDIO
+    paths = discover_inputs([Path(p) for p in spec.inputs])
+    job_id = resolve_job_id(spec, with_stdout_mark(paths, to_stdout))
+    if not store.exists(job_id):
+        return None
+    try:
+        state = store.load(job_id)
+    except TranscriptCliError:
+        return None
+    if state.settings != spec.settings or state.status == "completed":
+        return None
+    known = price_for(state.settings.provider, state.settings.model) is not None
+    try:
+        remaining = remaining_cost(state) if known else None
+    except TranscriptCliError:  # an input changed or is gone: resume will say so
+        remaining = None
+    return ExistingJob(state, remaining)
+
+
+def _job_document(job: ExistingJob | None) -> dict[str, Any] | None:
+    if job is None:
+        return None
+    state = job.state
+    return {
+        "job_id": state.job_id,
+        "chunks_done": state.chunks_done,
+        "chunks_total": state.chunks_total,
+        "cost_usd": None if state.cost_unknown_chunks else round(state.cost_usd, 6),
+        "remaining_cost_usd": None if job.remaining_usd is None else round(job.remaining_usd, 6),
+    }
+
+
+def _show_job(job: ExistingJob) -> None:
+    state = job.state
+    spent = "cost unknown" if state.cost_unknown_chunks else f"{format_usd(state.cost_usd)} spent"
+    rest = "" if job.remaining_usd is None else f"; the rest about {format_usd(job.remaining_usd)}"
+    out.print(
+        f"Job {escape(state.job_id)} exists unfinished: {state.chunks_done}/{state.chunks_total} "
+        f"chunks done, {spent}{rest} (run resumes it; the figures above are for all of it)."
+    )
 
 
 def _as_given(found: Estimate, scratch: Path, *, stdin: bool) -> Estimate:

@@ -19,7 +19,7 @@ from transcript_cli.cli.app import JsonOption, QuietOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_unfinished_job_ids
 from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.error_output import error_kind, show_error
-from transcript_cli.cli.estimate_cmd import ESTIMATE, run_estimate
+from transcript_cli.cli.estimate_cmd import ESTIMATE, find_existing, run_estimate
 from transcript_cli.cli.examples import ESTIMATE_EXAMPLES, RESUME_EXAMPLES, RUN_EXAMPLES
 from transcript_cli.cli.hints import command, explain, resume_command, use_state_dir
 from transcript_cli.cli.questions import choose, confirm
@@ -267,17 +267,6 @@ def run(
         max_cost=max_cost,
         overwrite=overwrite,
     )
-    if dry_run:
-        run_estimate(
-            inputs,
-            settings,
-            out_dir,
-            exact=exact,
-            timeout=timeout,
-            as_json=as_json,
-            stdin_name=stdin_name,
-        )
-        return
     store = JobStore(resolve_state_dir(state_dir))
     spec = RunSpec(
         inputs=inputs,
@@ -288,6 +277,18 @@ def run(
         batch=BatchOptions(wait, fallback_live, BatchPolling.from_env()) if batch else None,
         skip_invalid=skip_invalid,
     )
+    if dry_run:
+        run_estimate(
+            inputs,
+            settings,
+            out_dir,
+            exact=exact,
+            timeout=timeout,
+            as_json=as_json,
+            stdin_name=stdin_name,
+            existing=None if restart else find_existing(store, spec),
+        )
+        return
     planned = stdio.plan(store, spec, stdin_name=stdin_name, as_json=as_json)
     spec = planned.spec
 
