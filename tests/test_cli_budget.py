@@ -94,3 +94,21 @@ def test_max_cost_needs_a_known_price(cli: Cli, fake_api: FakeAnthropic) -> None
     assert "--max-cost" in result.stderr and "claude-future-9" in result.stderr
     assert fake_api.requests == []
     assert not cli.state_dir.exists() or not any(cli.state_dir.iterdir())
+
+
+def test_batch_jobs_keep_to_the_budget_too(cli: Cli, fake_api: FakeAnthropic) -> None:
+    src = write_transcript(cli.workdir / "talk.txt", 40)
+    total = _estimate(cli, src)["total"]
+    cap = round(total["cost_usd"]["live"] / 3, 6)  # chunks are admitted at live estimates
+    args = ("--chunk-chars", CHUNK, "--name", "b", "--batch", "--max-cost", str(cap))
+    poll = {"TRANSCRIPT_CLI_BATCH_POLL": "0.05,0.2"}  # as tests/test_cli_batch.py
+    result = cli("run", str(src), *args, env=poll)
+    assert result.returncode == 75, result.stderr
+    view = _status(cli, "b")
+    assert 0 < view["chunks_done"] < view["chunks_total"]
+    assert view["cost_usd"] <= cap and view["last_error"]["kind"] == "budget"
+    done = cli("resume", "b", "--max-cost", "10", env=poll)
+    assert done.returncode == 0, done.stderr
+    assert (cli.workdir / "cleaned" / "talk.md").read_text(encoding="utf-8") == expected_output(
+        src, int(CHUNK)
+    )
