@@ -60,7 +60,10 @@ def test_skip_invalid_cleans_the_rest_and_names_what_it_skipped(
     assert outputs == ["markup.md", "teams-meeting.md"]
     assert fake_api.requests
 
-    again = cli("run", str(folder), "--skip-invalid", "--name", "some2", "--json", "-q")
+    # Another job over the same outputs: --overwrite says that is meant.
+    again = cli(
+        "run", str(folder), "--skip-invalid", "--name", "some2", "--json", "-q", "--overwrite"
+    )
     data = json.loads(again.stdout)
     assert sorted(Path(s["path"]).name for s in data["skipped"]) == ["broken.json", "empty.srt"]
     assert data["files_total"] == 2
@@ -101,7 +104,7 @@ def test_encoding_override_decodes_with_it_and_is_kept_for_resume(
     assert json.loads(result.stdout)["files"][0]["encoding"] == "cp1252"
     assert fake_api.transcripts() == ["Þetta er gott."]
     # A different --encoding is a different job, not this one resumed.
-    other = cli("run", str(src), "--encoding", "latin-1", "--json", "-q")
+    other = cli("run", str(src), "--encoding", "latin-1", "--json", "-q", "--overwrite")
     assert json.loads(other.stdout)["job_id"] != "forced"
 
 
