@@ -32,7 +32,7 @@ def test_thirty_warnings_make_one_line_and_a_summary(cli: Cli, fake_api: FakeAnt
     assert full[0].split(": ", 2)[2] in summary  # the first one's words, and where it was
     assert summary.endswith(f"each one: transcript-cli status talk --state-dir {cli.state_dir}")
     # -v shows each one, and still sums them up.
-    verbose = cli("run", str(src), *FLAGS, "--name", "talk2", "-v")
+    verbose = cli("run", str(src), *FLAGS, "--name", "talk2", "-v", "--overwrite")
     assert sum(line.startswith("warning: ") for line in verbose.stderr.splitlines()) == n
     assert f"warning ×{n}: " in verbose.stderr
 
@@ -52,7 +52,7 @@ def test_retries_are_counted_unless_verbose(cli: Cli, fake_api: FakeAnthropic) -
 
     for text in chunks[:4]:
         fake_api.fail_when(text, busy)
-    loud = cli("run", str(src), *FLAGS, "--name", "b", "--verbose")
+    loud = cli("run", str(src), *FLAGS, "--name", "b", "--verbose", "--overwrite")
     assert loud.returncode == 0, loud.stderr
     lines = loud.stderr.splitlines()
     assert sum("Overloaded" in line and "chunk" in line for line in lines) >= 4
