@@ -5,8 +5,10 @@ SDK, our error conversion and our retries exactly as production runs them.
 
 - Replies are derived from the request: the `<transcript>` part, prefixed with `[clean] `; or
   set `replier` to a stand-in model that reads the transcript and the whole user message.
-- `latency` delays every reply, `jitter` adds up to that much more per transcript (fixed by
-  `seed`, so replies to concurrent requests come back out of order, the same way every run);
+- `latency` delays every reply (429s too); `jitter` adds up to that much more per transcript
+  (fixed by `seed`, so replies to concurrent requests come back out of order, the same way every
+  run); `rate_limit` enforces a token bucket, with or without a burst allowance and rate-limit
+  headers (see RateLimit); every reply goes out with TCP_NODELAY.
   `Fault`s script errors, dropped connections, slow or odd replies, either in arrival order
   (`script`) or for requests whose transcript matches (`fail_when`).
 - `POST /v1/messages/count_tokens` answers `{"input_tokens": N}`, N being what a message with
@@ -87,13 +89,20 @@ class Recorded:
 class RateLimit:
     """A server-side token bucket like Anthropic's: 429 + retry-after when empty.
 
-    Every answer carries `anthropic-ratelimit-requests-{limit,remaining,reset}`, `reset` being
-    the RFC 3339 time at which the bucket would be full again.
+    With `headers`, every answer carries `anthropic-ratelimit-requests-{limit,remaining,reset}`,
+    `reset` being the RFC 3339 time at which the bucket would be full again, and a 429 also
+    `retry-after-ms`. Without, it behaves like many gateways and proxies in front of the API: a
+    429 says only `retry-after`, in whole seconds (rounded up), and nothing else says the limit.
+    `burst=1` enforces the rate with no burst allowance at all (a per-minute limit enforced per
+    second, say).
     """
 
-    def __init__(self, per_second: float, burst: int | None = None) -> None:
+    def __init__(
+        self, per_second: float, burst: int | None = None, *, headers: bool = True
+    ) -> None:
         self.rate = per_second
         self.capacity = float(burst if burst is not None else max(1, round(per_second)))
+        self.headers = headers
         self.level = self.capacity
         self.updated = time.monotonic()
         self._lock = threading.Lock()
@@ -113,10 +122,13 @@ class RateLimit:
                 "anthropic-ratelimit-requests-remaining": str(int(self.level)),
                 "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z"),
             }
+            if not self.headers:
+                headers = {}
             if not allowed:
                 wait = (1.0 - self.level) / self.rate
                 headers["retry-after"] = str(math.ceil(wait))
-                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+                if self.headers:
+                    headers["retry-after-ms"] = str(math.ceil(wait * 1000))
             return allowed, headers
 
 

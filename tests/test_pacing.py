@@ -56,6 +56,7 @@ def test_throttle_halves_the_limit_once_per_episode_and_success_grows_it_back() 
     assert pacer.limit == 2.0
     # Additive increase: about +1 per window of `limit` successes, capped at the maximum.
     for _ in range(200):
+        clock.now += 1  # past the pause and the learned spacing (no rate-limit headers here)
         ticket = pacer.acquire(1, never)
         assert ticket is not None
         pacer.release(ticket)

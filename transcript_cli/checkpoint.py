@@ -16,6 +16,7 @@ from transcript_cli.atomicio import atomic_write
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.errors import CheckpointError, Command, Hint
 from transcript_cli.state import (
+    DEFAULT_THROTTLE_WAIT,
     OUTPUT_FORMATS,
     STATUSES,
     ChunkNote,
@@ -292,6 +293,8 @@ class FieldValidator:
 
     def options(self, top: dict[str, Any]) -> Options:
         o = self.obj(top.get("options"), "options")
+        key = "max_throttle_wait"
+        throttle = None if o.get(key) is None else float(self.get(o, key, (int, float)))
         return Options(
             concurrency=self.get(o, "concurrency", int),
             max_retries=self.get(o, "max_retries", int),
@@ -301,6 +304,8 @@ class FieldValidator:
             strict=bool(self.opt(o, "strict", bool)),
             max_cost=self.opt_number(o, "max_cost"),
             overwrite=bool(self.opt(o, "overwrite", bool)),
+            # Jobs from before throttles were bounded by time get the default.
+            max_throttle_wait=DEFAULT_THROTTLE_WAIT if throttle is None else throttle,
         )
 
     def input_spec(self, d: dict[str, Any]) -> InputSpec:

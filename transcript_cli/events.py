@@ -53,6 +53,7 @@ class ChunkRetrying:
     attempt: int
     wait_seconds: float
     message: str
+    throttled: bool = False  # the server paced us (429/529): no attempt was used up
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,17 @@ class CheckpointRebuilt:
     completed: bool
 
 
+@dataclass(frozen=True)
+class PacingChanged:
+    """A throttle episode changed how fast requests go (worth showing with -v)."""
+
+    pause_seconds: float  # every request waits this long first
+    in_flight_limit: int  # requests allowed in flight from now on
+    rate: float | None  # learned requests/s when the server sends no rate-limit headers
+    achieved: float | None  # the rate the server was measured to accept, if it could be
+    phase: str  # "probing" | "steady" (learned rate) or "headers" (the server's headers pace)
+
+
 Event = (
     JobStarted
     | ChunkStarted
@@ -154,6 +166,7 @@ Event = (
     | BatchSubmitted
     | BatchProgress
     | BatchCollected
+    | PacingChanged
 )
 EventSink = Callable[[Event], None]
 

@@ -2,7 +2,8 @@
 
 - transient: connection errors, timeouts, 408, 409, 429, 500, 502, 503, 504, 529, a reply cut
   off mid-body or unreadable. Retried by the retry policy; past its budget the job stops,
-  resumable (exit 75).
+  resumable (exit 75). Among them, a *throttle* (429 that is not a spend limit, or 529) is the
+  server pacing us: it slows every worker down and is bounded by time, not by attempts.
 - permanent for the job: 401 bad key, 402/403 account or permission, 404 unknown model, spend
   limits. Nothing else can succeed: the job stops at once, state kept (exit 1).
 - permanent for the chunk: 400/413/422 for that request, an empty reply, a reply cut off at
@@ -23,6 +24,8 @@ from transcript_cli.errors import PermanentProviderError, ProviderError, Transie
 from transcript_cli.fidelity import Fidelity, measure
 
 CHUNK_STATUSES = frozenset({400, 413, 422})
+# Answers that mean "too fast" (spend-limit 429s are permanent, so never transient).
+THROTTLE_STATUSES = frozenset({429, 529})
 # Markers our prompts wrap the transcript in; a reply that contains them echoed the prompt.
 PROMPT_MARKERS = (
     "<context>",
@@ -59,6 +62,11 @@ def scope_of(error: ProviderError) -> Scope:
     if isinstance(error, UnusableReply) or error.status in CHUNK_STATUSES:
         return Scope.CHUNK
     return Scope.JOB
+
+
+def is_throttle(error: ProviderError) -> bool:
+    """The server is pacing us: every worker backs off, and no attempt is used up."""
+    return isinstance(error, TransientProviderError) and error.status in THROTTLE_STATUSES
 
 
 def check_reply(text: str, stop_reason: str, max_tokens: int) -> None:

@@ -61,6 +61,7 @@ class LiveScheduler:
                 self._last_sign_of_life = self.clock()  # a retry is a sign of life
             book.emit(event)
 
+        self.pacer.on_change = emit  # throttle episodes are told like any other event
         worker = ChunkWorker(
             self.provider,
             self.pacer,

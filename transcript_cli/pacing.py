@@ -1,11 +1,13 @@
 """Pacing shared by every worker of a job: how many requests may be in flight, and when.
 
-Three mechanisms, each small:
+Four mechanisms, each small:
 - an adaptive in-flight limit (additive increase, multiplicative decrease on 429/529), so a long
   job settles just under the account's limit instead of hammering it;
 - a global pause: a 429/529 with `retry-after` holds back every worker, not just the one hit;
 - token buckets: the user's `--rpm` / `--tpm` caps, and the account's own limits as the
-  `anthropic-ratelimit-*` response headers describe them (limit, remaining, reset).
+  `anthropic-ratelimit-*` response headers describe them (limit, remaining, reset);
+- without those headers, a rate learned from the throttles themselves (learned_rate.py) spaces
+  request starts, so after a pause the waiting requests go one at a time, never all at once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from transcript_cli.events import PacingChanged
+from transcript_cli.learned_rate import LearnedRate, LearnedRatePolicy
 
 _POLL = 0.05
 # The header families we pace by; "tokens" is input+output, the others are per direction.
@@ -32,6 +37,7 @@ class PacingPolicy:
     min_in_flight: int = 1
     decrease: float = 0.5  # multiplicative decrease on a throttle
     throttle_pause: float = 1.0  # global pause after a throttle that names no retry-after
+    learn: LearnedRatePolicy = field(default_factory=LearnedRatePolicy)  # without headers
 
 
 @dataclass(frozen=True)
@@ -99,10 +105,13 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        on_change: Callable[[PacingChanged], None] | None = None,
     ) -> None:
         self.policy = policy
         self.clock = clock
         self.wall = wall
+        self.on_change = on_change
+        self.learned = LearnedRate(policy.learn)
         self.limit = float(policy.max_in_flight)
         self.in_flight = 0
         self.paused_until = 0.0
@@ -129,7 +138,14 @@ class Pacer:
         for buckets in (self._caps, self._server):
             for name, bucket in buckets.items():
                 wait = max(wait, bucket.wait_for(amounts[name], now))
+        if not self._server:
+            wait = max(wait, self.learned.wait(now))
         return wait
+
+    @property
+    def headers_seen(self) -> bool:
+        """The server names its limits: its headers pace us, nothing is learned."""
+        return bool(self._server)
 
     def acquire(self, tokens: int, cancel: threading.Event) -> Ticket | None:
         """Block until a request may be sent; None if `cancel` was set first."""
@@ -143,6 +159,7 @@ class Pacer:
                         for name, bucket in buckets.items():
                             bucket.take(amounts[name], now)
                     self.in_flight += 1
+                    self.learned.started(now)
                     return Ticket(sent_at=now, tokens=tokens)
                 self._cond.wait(_POLL if wait is None else min(wait, _POLL))
         return None
@@ -157,6 +174,7 @@ class Pacer:
         tokens_used: int | None = None,
     ) -> None:
         """Account for a finished request; a throttle slows everyone, a success speeds up."""
+        change: PacingChanged | None = None
         with self._cond:
             now = self.clock()
             self.in_flight -= 1
@@ -165,18 +183,38 @@ class Pacer:
             if tokens_used is not None and "tokens" in self._caps:
                 self._caps["tokens"].take(tokens_used - ticket.tokens, now)
             if throttled:
-                self.throttles += 1
-                pause = self.policy.throttle_pause if retry_after is None else retry_after
-                self.paused_until = max(self.paused_until, now + pause)
-                # Requests sent before the last decrease saw the old limit: one cut per episode.
-                if ticket.sent_at > self._last_decrease:
-                    self.limit = max(
-                        float(self.policy.min_in_flight), self.limit * self.policy.decrease
-                    )
-                    self._last_decrease = now
+                change = self._throttled(ticket, retry_after, now)
             else:
                 self.limit = min(float(self.policy.max_in_flight), self.limit + 1.0 / self.limit)
+                self.learned.succeeded(ticket.sent_at)
             self._cond.notify_all()
+        if change is not None and self.on_change is not None:
+            self.on_change(change)  # outside the lock: rendering must not hold up the workers
+
+    def _throttled(
+        self, ticket: Ticket, retry_after: float | None, now: float
+    ) -> PacingChanged | None:
+        """Pause everyone; the first throttle of an episode also slows the pace down."""
+        self.throttles += 1
+        pause = self.policy.throttle_pause if retry_after is None else retry_after
+        self.paused_until = max(self.paused_until, now + pause)
+        # Requests sent before the last decrease saw the old pace: one cut per episode.
+        if ticket.sent_at <= self._last_decrease:
+            return None
+        self._last_decrease = now
+        self.limit = max(float(self.policy.min_in_flight), self.limit * self.policy.decrease)
+        rate = achieved = None
+        phase = "headers"
+        if not self._server:
+            learned = self.learned.throttled(now)
+            rate, achieved, phase = learned.rate, learned.achieved, learned.phase.value
+        return PacingChanged(
+            pause_seconds=pause,
+            in_flight_limit=max(self.policy.min_in_flight, math.floor(self.limit)),
+            rate=rate,
+            achieved=achieved,
+            phase=phase,
+        )
 
     def _sync(self, headers: Mapping[str, str], now: float) -> None:
         for name in _HEADER_BUCKETS:

@@ -88,7 +88,9 @@ def open_provider(settings: Settings, options: Options) -> Provider:
 
 def retry_policy(options: Options) -> RetryPolicy:
     """The per-chunk retry budget for these options."""
-    return RetryPolicy(max_retries=options.max_retries)
+    return RetryPolicy(
+        max_retries=options.max_retries, max_throttle_seconds=options.max_throttle_wait
+    )
 
 
 def resolve_job_id(spec: RunSpec, inputs: Sequence[Path]) -> str:

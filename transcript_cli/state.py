@@ -55,6 +55,10 @@ class Settings:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# How long one chunk may stay throttled (429/529) before the job stops, resumable.
+DEFAULT_THROTTLE_WAIT = 900.0
+
+
 @dataclass(frozen=True)
 class Options:
     """Run-time knobs that do not change the output; resume may override them."""
@@ -67,6 +71,7 @@ class Options:
     strict: bool = False  # suspicious output fails its chunk instead of a warning
     max_cost: float | None = None  # --max-cost: dollars the job may spend in all, None = no cap
     overwrite: bool = False  # --overwrite: outputs this job did not write may be replaced
+    max_throttle_wait: float = DEFAULT_THROTTLE_WAIT  # seconds a chunk may stay throttled
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from transcript_cli.failures import (
     SuspiciousReply,
     check_reply,
     inspect_reply,
+    is_throttle,
     scope_of,
 )
 from transcript_cli.pacing import Pacer
@@ -28,8 +29,6 @@ from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
 from transcript_cli.seams import join_all
 from transcript_cli.work import ChunkOutcome, PauseInterrupt, Reply, WorkItem
 
-# Answers that mean "too fast": every worker backs off, not just the one that got it.
-THROTTLE_STATUSES = frozenset({429, 529})
 # A chunk the API cannot take whole is halved at most this many times (8 pieces at most).
 MAX_SPLIT_DEPTH = 3
 # Pieces smaller than this are not split further: the problem is not the size.
@@ -170,6 +169,7 @@ class ChunkWorker:
                     attempt=notice.attempt,
                     wait_seconds=notice.wait_seconds,
                     message=notice.error.message,
+                    throttled=notice.throttled,
                 )
             )
 
@@ -187,7 +187,7 @@ class ChunkWorker:
         except TransientProviderError as exc:
             self.pacer.release(
                 ticket,
-                throttled=exc.status in THROTTLE_STATUSES,
+                throttled=is_throttle(exc),
                 retry_after=exc.retry_after,
                 headers=exc.headers,
             )

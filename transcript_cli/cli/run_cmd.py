@@ -50,7 +50,7 @@ from transcript_cli.runner import (
 )
 from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
-from transcript_cli.state import JobState, Options, Settings
+from transcript_cli.state import DEFAULT_THROTTLE_WAIT, JobState, Options, Settings
 from transcript_cli.status_view import JobView, job_view
 
 
@@ -206,6 +206,7 @@ def run(
     stdin_name: ro.StdinName = None,
     concurrency: ro.Concurrency = ro.DEFAULT_CONCURRENCY,
     max_retries: ro.MaxRetries = DEFAULT_MAX_RETRIES,
+    max_throttle_wait: ro.MaxThrottleWait = DEFAULT_THROTTLE_WAIT,
     timeout: ro.Timeout = DEFAULT_TIMEOUT,
     rpm: ro.Rpm = None,
     tpm: ro.Tpm = None,
@@ -260,6 +261,7 @@ def run(
     options = Options(
         concurrency=concurrency,
         max_retries=max_retries,
+        max_throttle_wait=max_throttle_wait,
         timeout=timeout,
         rpm=rpm,
         tpm=tpm,
@@ -371,6 +373,7 @@ def resume(
     ] = None,
     concurrency: ro.ConcurrencyOverride = None,
     max_retries: ro.MaxRetriesOverride = None,
+    max_throttle_wait: ro.MaxThrottleWaitOverride = None,
     timeout: ro.TimeoutOverride = None,
     rpm: ro.RpmOverride = None,
     tpm: ro.TpmOverride = None,
@@ -399,6 +402,7 @@ def resume(
         state.options,
         concurrency=concurrency,
         max_retries=max_retries,
+        max_throttle_wait=max_throttle_wait,
         timeout=timeout,
         rpm=rpm,
         tpm=tpm,

@@ -25,7 +25,11 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_OUT = Path("cleaned")
 
 _CONCURRENCY_HELP = "Chunks in flight at once."
-_RETRIES_HELP = "Retries per chunk for transient errors."
+_RETRIES_HELP = "Retries per chunk for transient errors; throttles (429, 529) do not count."
+_THROTTLE_HELP = (
+    "Seconds one chunk may stay throttled (429, 529), waits included, before the job stops, "
+    "resumable (exit 75)."
+)
 _TIMEOUT_HELP = "Seconds one API request may take."
 _RPM_HELP = "Cap on requests per minute (for a shared key)."
 _TPM_HELP = "Cap on tokens per minute, input + output."
@@ -152,6 +156,9 @@ Concurrency = Annotated[
     int, typer.Option("--concurrency", "-j", min=1, max=64, help=_CONCURRENCY_HELP)
 ]
 MaxRetries = Annotated[int, typer.Option("--max-retries", min=0, max=100, help=_RETRIES_HELP)]
+MaxThrottleWait = Annotated[
+    float, typer.Option("--max-throttle-wait", min=1.0, help=_THROTTLE_HELP)
+]
 Timeout = Annotated[float, typer.Option("--timeout", min=1.0, help=_TIMEOUT_HELP)]
 Rpm = Annotated[int | None, typer.Option("--rpm", min=1, help=_RPM_HELP, show_default="no cap")]
 Tpm = Annotated[int | None, typer.Option("--tpm", min=1, help=_TPM_HELP, show_default="no cap")]
@@ -188,6 +195,10 @@ ConcurrencyOverride = Annotated[
 MaxRetriesOverride = Annotated[
     int | None,
     typer.Option("--max-retries", min=0, max=100, help=_RETRIES_HELP, show_default=_KEEP),
+]
+MaxThrottleWaitOverride = Annotated[
+    float | None,
+    typer.Option("--max-throttle-wait", min=1.0, help=_THROTTLE_HELP, show_default=_KEEP),
 ]
 TimeoutOverride = Annotated[
     float | None, typer.Option("--timeout", min=1.0, help=_TIMEOUT_HELP, show_default=_KEEP)
