@@ -122,7 +122,8 @@ def test_transient_past_budget_exits_75_and_stays_resumable(
 ) -> None:
     src = _job(cli)
     marker = _target(fake_api)
-    fake_api.fail_when(marker, Fault(status=529, headers={"retry-after": "0"}), times=3)
+    # A 503, not a 529: throttles (429, 529) use no attempt (see test_cli_pacing.py).
+    fake_api.fail_when(marker, Fault(status=503, headers={"retry-after": "0"}), times=3)
     code, err = _run(cli, src, "--max-retries", "2")
     assert code == 75, err
     assert "gave up after the retry budget" in err

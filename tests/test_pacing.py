@@ -1,4 +1,4 @@
-"""The shared pacer: adaptive in-flight limit, global pause on throttles, rate buckets."""
+"""The shared pacer: in-flight limit, global pause on throttles, rate buckets, learned rate."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from transcript_cli.events import PacingChanged
 from transcript_cli.pacing import Pacer, PacingPolicy, TokenBucket, parse_reset
 
 
@@ -120,3 +121,68 @@ def test_token_bucket_math() -> None:
 def test_parse_reset() -> None:
     assert parse_reset("2026-01-01T00:00:10Z", datetime(2026, 1, 1, tzinfo=UTC).timestamp()) == 10
     assert parse_reset("not a date", 0.0) is None
+
+
+def _headers(limit: int, remaining: int) -> dict[str, str]:
+    return {
+        "anthropic-ratelimit-requests-limit": str(limit),
+        "anthropic-ratelimit-requests-remaining": str(remaining),
+    }
+
+
+def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_rate() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+    never = threading.Event()
+    # A steady 20 a second gets through, then one is throttled with retry-after 1.
+    for _ in range(8):
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None
+        clock.now += 0.05
+        pacer.release(ticket)
+    throttled = pacer.acquire(1, never)
+    assert throttled is not None
+    pacer.release(throttled, throttled=True, retry_after=1.0)
+    assert len(changes) == 1
+    change = changes[0]
+    assert change.phase == "steady" and change.pause_seconds == 1.0
+    assert change.achieved == pytest.approx(20.0)
+    rate = pacer.learned.rate
+    assert rate is not None and rate < 20.0
+    assert pacer.acquire(1, _cancel_after(0.1)) is None  # paused
+    clock.now += 1.0
+    assert pacer.acquire(1, _cancel_after(0.1)) is not None  # the first waiter goes
+    assert pacer.acquire(1, _cancel_after(0.1)) is None  # the next waits its turn
+    clock.now += 1.0 / rate
+    assert pacer.acquire(1, _cancel_after(0.5)) is not None
+
+
+def test_with_headers_nothing_is_learned_and_the_headers_pace() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+    never = threading.Event()
+    ticket = pacer.acquire(1, never)
+    assert ticket is not None
+    pacer.release(ticket, throttled=True, retry_after=1.0, headers=_headers(100, 50))
+    assert pacer.headers_seen and pacer.learned.rate is None
+    assert [c.phase for c in changes] == ["headers"]
+    clock.now += 1.0
+    # Today's behaviour: past the pause, every waiter may go at once (the bucket has room).
+    tickets = [pacer.acquire(1, _cancel_after(0.1)) for _ in range(4)]
+    assert all(t is not None for t in tickets)
+
+
+def test_one_pacing_change_per_throttle_episode() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=4), clock=clock, on_change=changes.append)
+    never = threading.Event()
+    tickets = [pacer.acquire(1, never) for _ in range(4)]
+    clock.now += 0.1
+    for ticket in tickets:  # the whole first burst is throttled
+        assert ticket is not None
+        pacer.release(ticket, throttled=True, retry_after=1.0)
+    assert len(changes) == 1 and changes[0].phase == "probing"
+    assert changes[0].in_flight_limit == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from transcript_cli.errors import PermanentProviderError, TransientProviderError
-from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
+from transcript_cli.retry import RetryNotice, RetryPolicy, ThrottledTooLong, call_with_retries
 
 
 class Script:
@@ -81,3 +81,70 @@ def test_permanent_errors_are_not_retried() -> None:
     with pytest.raises(PermanentProviderError):
         _run(fn, RetryPolicy())
     assert fn.calls == 1
+
+
+class FakeClock:
+    """Time that moves only when slept, so budgets can be tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _run_clocked(fn: Script, policy: RetryPolicy) -> tuple[str, FakeClock, list[RetryNotice]]:
+    clock = FakeClock()
+    notices: list[RetryNotice] = []
+    result = call_with_retries(fn, policy, sleep=clock.sleep, on_retry=notices.append, clock=clock)
+    return result, clock, notices
+
+
+def test_throttles_use_no_attempt() -> None:
+    throttles = [TransientProviderError("slow down", status=429, retry_after=1.0)] * 20
+    overloaded = [TransientProviderError("overloaded", status=529, retry_after=1.0)] * 20
+    fn = Script(*throttles, *overloaded)
+    result, _, notices = _run_clocked(fn, RetryPolicy(max_retries=0, jitter=0.0))
+    assert result == "ok" and fn.calls == 41
+    assert all(n.throttled for n in notices)
+
+
+def test_other_transient_errors_keep_their_budget_after_throttles() -> None:
+    throttles = [TransientProviderError("slow down", status=429, retry_after=1.0)] * 5
+    errors = [TransientProviderError(f"fail {n}", status=500) for n in range(3)]
+    fn = Script(*throttles, *errors)
+    with pytest.raises(TransientProviderError) as caught:
+        _run_clocked(fn, RetryPolicy(max_retries=2, jitter=0.0))
+    assert fn.calls == 5 + 3
+    assert caught.value.message == "fail 2"
+    assert not isinstance(caught.value, ThrottledTooLong)
+
+
+def test_time_throttled_is_bounded_and_named() -> None:
+    fn = Script(*[TransientProviderError("slow down", status=429, retry_after=10.0)] * 100)
+    with pytest.raises(ThrottledTooLong) as caught:
+        _run_clocked(fn, RetryPolicy(max_throttle_seconds=60.0, jitter=0.0))
+    # Sent at 0 s, 10 s ... 60 s; waiting once more would end past 60 s.
+    assert fn.calls == 7
+    assert caught.value.status == 429
+    assert "--max-throttle-wait" in caught.value.message
+    assert caught.value.exit_code == 75
+
+
+def test_a_retry_after_past_the_throttle_budget_stops_at_once() -> None:
+    fn = Script(TransientProviderError("come back in an hour", status=529, retry_after=3600.0))
+    with pytest.raises(ThrottledTooLong):
+        _run_clocked(fn, RetryPolicy(max_throttle_seconds=900.0))
+    assert fn.calls == 1
+
+
+def test_time_throttled_does_not_count_against_the_other_budget() -> None:
+    throttles = [TransientProviderError("slow down", status=429, retry_after=100.0)] * 8
+    fn = Script(*throttles, TransientProviderError("reset", status=503, retry_after=1.0))
+    policy = RetryPolicy(max_seconds=600.0, max_throttle_seconds=900.0, jitter=0.0)
+    result, clock, _ = _run_clocked(fn, policy)
+    assert result == "ok"
+    assert clock.now == pytest.approx(801.0)  # past max_seconds, all but 1 s of it throttled

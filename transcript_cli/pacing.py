@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,7 @@ class Ticket:
 
     sent_at: float
     tokens: int
+    rate: float | None = None  # the learned rate it was paced at, if any
 
 
 class TokenBucket:
@@ -118,6 +120,7 @@ class Pacer:
         self.throttles = 0
         self._last_decrease = -math.inf
         self._cond = threading.Condition()
+        self._line: deque[threading.Event] = deque()  # requests waiting to start, in order
         now = clock()
         self._caps: dict[str, TokenBucket] = {}
         if policy.rpm:
@@ -148,21 +151,41 @@ class Pacer:
         return bool(self._server)
 
     def acquire(self, tokens: int, cancel: threading.Event) -> Ticket | None:
-        """Block until a request may be sent; None if `cancel` was set first."""
+        """Block until a request may be sent; None if `cancel` was set first.
+
+        Requests go in arrival order, and only the first in line watches the clock: when its
+        moment comes it alone wakes, so it starts on time (a herd of waking threads would
+        delay it, and against a limit with no burst a late start makes the next one early).
+        """
+        turn = threading.Event()
         with self._cond:
+            self._line.append(turn)
+            self._line[0].set()
+        try:
             while not cancel.is_set():
-                now = self.clock()
-                wait = self._wait_needed(tokens, now)
-                if wait == 0.0:
-                    amounts = self._amounts(tokens)
-                    for buckets in (self._caps, self._server):
-                        for name, bucket in buckets.items():
-                            bucket.take(amounts[name], now)
-                    self.in_flight += 1
-                    self.learned.started(now)
-                    return Ticket(sent_at=now, tokens=tokens)
-                self._cond.wait(_POLL if wait is None else min(wait, _POLL))
-        return None
+                if not turn.wait(_POLL):
+                    continue
+                with self._cond:
+                    now = self.clock()
+                    wait = self._wait_needed(tokens, now)
+                    if wait == 0.0:
+                        return self._take(tokens, now)
+                    self._cond.wait(_POLL if wait is None else min(wait, _POLL))
+            return None
+        finally:
+            with self._cond:
+                self._line.remove(turn)
+                if self._line:
+                    self._line[0].set()
+
+    def _take(self, tokens: int, now: float) -> Ticket:
+        amounts = self._amounts(tokens)
+        for buckets in (self._caps, self._server):
+            for name, bucket in buckets.items():
+                bucket.take(amounts[name], now)
+        self.in_flight += 1
+        self.learned.started(now)
+        return Ticket(sent_at=now, tokens=tokens, rate=self.learned.rate)
 
     def release(
         self,
@@ -206,7 +229,7 @@ class Pacer:
         rate = achieved = None
         phase = "headers"
         if not self._server:
-            learned = self.learned.throttled(now)
+            learned = self.learned.throttled(now, ticket.rate)
             rate, achieved, phase = learned.rate, learned.achieved, learned.phase.value
         return PacingChanged(
             pause_seconds=pause,

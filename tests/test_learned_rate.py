@@ -1,0 +1,94 @@
+"""The learned rate: unpaced until throttled, set from what was achieved, AIMD after."""
+
+from __future__ import annotations
+
+import pytest
+
+from transcript_cli.learned_rate import LearnedRate, LearnedRatePolicy, Phase
+
+
+def _succeed_at(learned: LearnedRate, times: list[float]) -> None:
+    for t in times:
+        learned.started(t)
+        learned.succeeded(t)
+
+
+def test_unpaced_until_the_first_throttle() -> None:
+    learned = LearnedRate()
+    _succeed_at(learned, [0.0, 0.001, 0.002])
+    assert learned.phase is Phase.UNPACED and learned.rate is None
+    assert learned.wait(0.002) == 0.0
+
+
+def test_first_throttle_sets_the_rate_from_what_was_achieved() -> None:
+    policy = LearnedRatePolicy(margin=0.95)
+    learned = LearnedRate(policy)
+    _succeed_at(learned, [n * 0.05 for n in range(10)])  # 20 a second got through
+    change = learned.throttled(0.5, sent_rate=None)
+    assert change.achieved == pytest.approx(20.0)
+    assert learned.rate == pytest.approx(19.0)
+    assert learned.phase is Phase.STEADY
+    # Starts are spaced one at a time, 1/rate apart from the latest start.
+    learned.started(1.0)
+    assert learned.wait(1.0) == pytest.approx(1 / 19.0)
+    assert learned.wait(1.0 + 1 / 19.0) == 0.0
+
+
+def test_a_first_burst_too_short_to_measure_probes_upwards() -> None:
+    learned = LearnedRate(LearnedRatePolicy(probe_doubling=0.5))
+    for _ in range(16):
+        learned.started(0.0)  # -j 16 at once
+    learned.succeeded(0.0)
+    change = learned.throttled(0.1, sent_rate=None)
+    assert change.phase is Phase.PROBING and change.achieved is None
+    assert learned.rate == pytest.approx(10.0)  # one got through in 0.1 s
+    # Probing doubles the rate every half second of successes at that rate.
+    t = 1.0
+    while learned.rate < 20.0:
+        learned.started(t)
+        learned.succeeded(t)
+        t += 1 / learned.rate
+    assert 1.0 + 0.4 < t < 1.0 + 0.8
+
+
+def test_further_throttles_cut_the_rate_the_request_was_sent_at() -> None:
+    policy = LearnedRatePolicy(decrease=0.9, margin=1.0)
+    learned = LearnedRate(policy)
+    learned.throttled(0.1, sent_rate=None)
+    assert learned.phase is Phase.PROBING
+    _succeed_at(learned, [1.0 + n * 0.04 for n in range(5)])
+    rate_now = learned.rate
+    assert rate_now is not None
+    # The throttled request went at 22/s; the rate grew past it meanwhile.
+    change = learned.throttled(2.0, sent_rate=22.0)
+    assert change.phase is Phase.STEADY
+    assert learned.rate == pytest.approx(19.8)
+    # In steady state, never left above what was achieved since the last cut.
+    _succeed_at(learned, [3.0 + n * 0.1 for n in range(6)])  # only 10/s were sent
+    learned.throttled(4.0, sent_rate=learned.rate)
+    assert learned.rate == pytest.approx(10.0)
+
+
+def test_success_creeps_up_additively_by_a_constant_step() -> None:
+    policy = LearnedRatePolicy(increase=0.001, margin=1.0)
+    learned = LearnedRate(policy)
+    _succeed_at(learned, [n * 0.1 for n in range(6)])
+    learned.throttled(0.6, sent_rate=None)
+    assert learned.rate == pytest.approx(10.0)
+    _succeed_at(learned, [1.0 + n * 0.1 for n in range(100)])
+    assert learned.rate == pytest.approx(10.0 + 100 * 0.01)
+
+
+def test_successes_sent_before_a_cut_do_not_count_as_achieved() -> None:
+    learned = LearnedRate(LearnedRatePolicy(min_sample=4))
+    learned.throttled(1.0, sent_rate=None)
+    for t in (0.5, 0.6, 0.7, 0.8):  # in flight when the rate was cut
+        learned.succeeded(t)
+    assert learned.achieved() is None
+
+
+def test_never_below_the_floor() -> None:
+    learned = LearnedRate(LearnedRatePolicy(floor=0.5))
+    learned.started(0.0)
+    learned.throttled(1000.0, sent_rate=None)  # 1 in 1,000 s
+    assert learned.rate == 0.5
