@@ -153,7 +153,8 @@ def test_resume_keeps_the_output_settings_and_writes_the_same_bytes(
         "--timestamps", "--out", "whole", "--name", "whole",
     )  # fmt: skip
     assert whole.returncode == 0, whole.stderr
-    fake_api.fail_when("Cue number 12 ", Fault(status=529), times=-1)
+    # A 503, not a 529: a throttle uses no retry (it is bounded by --max-throttle-wait).
+    fake_api.fail_when("Cue number 12 ", Fault(status=503), times=-1)
     code, _ = _run(cli, src, "--timestamps", "--max-retries", "0", "--out", "parted")
     assert code == 75
     fake_api.clear_faults()
