@@ -70,8 +70,9 @@ def test_after_the_first_throttle_waiting_requests_go_one_at_a_time(
     src = _job(cli, 150)  # 17 chunks
     fake_api.latency = 0.05
     fake_api.rate_limit = RateLimit(per_second=20, burst=1, headers=False)
-    code, err = _run(cli, src, "--concurrency", "8")
+    code, err = _run(cli, src, "--concurrency", "8", "-v")
     assert code == 0, err
+    assert "pacing: throttled, every request waits 1.0s, then starts " in err  # told with -v
     sent = sorted(
         (r for r in fake_api.requests if r.path.endswith("/messages")), key=lambda r: r.started
     )

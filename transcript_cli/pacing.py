@@ -159,6 +159,10 @@ class Pacer:
         """
         turn = threading.Event()
         with self._cond:
+            if not self._line and not cancel.is_set():
+                now = self.clock()
+                if self._wait_needed(tokens, now) == 0.0:
+                    return self._take(tokens, now)  # nobody waiting, nothing to wait for
             self._line.append(turn)
             self._line[0].set()
         try:

@@ -39,7 +39,7 @@ from transcript_cli.job import (
     verify_inputs,
 )
 from transcript_cli.live import LiveScheduler
-from transcript_cli.providers import Provider, make_provider
+from transcript_cli.providers import Provider, make_provider, preload
 from transcript_cli.providers.batches import BatchClient
 from transcript_cli.repair import repair
 from transcript_cli.retry import RetryPolicy
@@ -115,6 +115,7 @@ def start(
 
     Bad inputs and a missing key fail here, before any state is written or request is sent.
     """
+    preload(spec.settings.provider)  # the SDK loads while the inputs are read and hashed
     found, problems = find_inputs([Path(p) for p in spec.inputs])
     planned, unreadable = plan_each(found, spec.settings, spec.out_dir.resolve())
     skipped = tuple(problems + unreadable)
@@ -317,6 +318,7 @@ def _resume(
         state = store.load(job_id)
         if state.status == "completed":
             return JobOutcome(state, already_done=True)
+        preload(state.settings.provider)  # the SDK loads while the inputs are re-hashed
         verify_inputs(state)
         check_priced(state.settings, options or state.options)
         output_guard.check_resumed_job(state, overwrite=(options or state.options).overwrite)

@@ -43,11 +43,24 @@ from transcript_cli.events import (
     FileWritten,
     InputSkipped,
     JobStarted,
+    PacingChanged,
     PauseStarted,
     Stalled,
 )
 
 _FILES_WIDTH = 32
+
+
+def pacing_line(event: PacingChanged) -> str:
+    """A throttle episode's decision, for -v."""
+    text = f"pacing: throttled, every request waits {event.pause_seconds:.1f}s"
+    if event.rate is not None:
+        how = "probing upwards" if event.phase == "probing" else "learned"
+        text += f", then starts {event.rate:.2f} requests/s ({how}"
+        if event.achieved is not None:
+            text += f"; {event.achieved:.2f}/s got through"
+        text += ")"
+    return text + f"; up to {event.in_flight_limit} in flight"
 
 
 def money(cost: float | None) -> str:
@@ -230,6 +243,9 @@ class ProgressView:
         elif isinstance(event, PauseStarted):
             if event.in_flight:
                 self._line(f"waiting for {event.in_flight} chunk(s) in flight…")
+        elif isinstance(event, PacingChanged):
+            if self.verbose:
+                self._line(f"[dim]{escape(pacing_line(event))}[/dim]")
         elif self.verbose:
             self._line(f"[dim]{escape(self._describe(event))}[/dim]")
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import sys
+import threading
+
 from transcript_cli.errors import UsageError
 from transcript_cli.providers.base import (
     DEFAULT_MODEL,
@@ -12,6 +17,27 @@ from transcript_cli.providers.base import (
 )
 
 PROVIDERS = ("anthropic", "offline")
+_SDK_MODULES = {"anthropic": "transcript_cli.providers.anthropic"}
+
+
+def preload(name: str) -> None:
+    """Start importing provider `name`'s SDK on a background thread, and return at once.
+
+    Importing the official SDK takes about a second; started before a job is planned (inputs
+    read and hashed, checkpoint loaded), it overlaps that work instead of adding to it. The
+    later import in `make_provider` waits for this one (Python's import lock) and raises any
+    error itself.
+    """
+    module = _SDK_MODULES.get(name)
+    if module is None or module in sys.modules:
+        return
+    threading.Thread(target=_import_quietly, args=(module,), name="sdk-import", daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    # make_provider imports it again, and reports whatever went wrong there.
+    with contextlib.suppress(Exception):
+        importlib.import_module(module)
 
 
 def default_model(provider: str) -> str:
@@ -45,4 +71,5 @@ __all__ = [
     "Provider",
     "default_model",
     "make_provider",
+    "preload",
 ]
