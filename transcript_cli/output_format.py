@@ -77,17 +77,11 @@ class Paragraph:
 def paragraphs(pieces: Iterable[Piece], separator: Separator) -> Iterator[Paragraph]:
     """Paragraphs of the joined replies; a seam without a paragraph break continues one."""
     current: Paragraph | None = None
-    previous = ""
-    for piece in pieces:
-        text = piece.text.strip()
-        if not text:
-            continue
-        joiner = separator(previous, text) if previous else "\n\n"
-        previous = text
+    for joiner, text, piece in _seams(pieces, separator):
         for n, (begin, end) in enumerate(_blocks(text)):
             times = [a for a in piece.anchors or () if begin <= a.offset < end]
             block = text[begin:end]
-            if n == 0 and current is not None and "\n\n" not in joiner:
+            if n == 0 and current is not None and joiner is not None and "\n\n" not in joiner:
                 current.parts.append(joiner + block)
             else:
                 if current is not None:
@@ -99,6 +93,18 @@ def paragraphs(pieces: Iterable[Piece], separator: Separator) -> Iterator[Paragr
                 current.end = times[-1].end
     if current is not None:
         yield _close(current)
+
+
+def _seams(
+    pieces: Iterable[Piece], separator: Separator
+) -> Iterator[tuple[str | None, str, Piece]]:
+    """Each non-empty reply, stripped, with what joins it to the one before (None for the first)."""
+    previous = ""
+    for piece in pieces:
+        text = piece.text.strip()
+        if text:
+            yield (separator(previous, text) if previous else None), text, piece
+            previous = text
 
 
 def _close(paragraph: Paragraph) -> Paragraph:
@@ -138,14 +144,8 @@ def render(
             mark = f"{stamp(when)} " if when is not None else ""
             yield (("\n\n" if n else "") + mark + paragraph.text).encode()
     else:
-        previous = ""
-        for piece in pieces:
-            text = piece.text.strip()
-            if not text:
-                continue
-            joiner = separator(previous, text) if previous else ""
-            previous = text
-            yield (joiner + text).encode()
+        for joiner, text, _ in _seams(pieces, separator):
+            yield ((joiner or "") + text).encode()
     yield b"\n"
 
 
