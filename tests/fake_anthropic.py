@@ -13,7 +13,8 @@ SDK, our error conversion and our retries exactly as production runs them.
   (`script`) or for requests whose transcript matches (`fail_when`).
 - `POST /v1/messages/count_tokens` answers `{"input_tokens": N}`, N being what a message with
   the same system prompt and user turn is billed (`input_tokens_of`); faults apply to it too.
-- Every request is recorded, with the status answered and the most requests ever in flight.
+- Every request is recorded, with the status answered and the most requests ever in flight;
+  every message answered is billed (`bills`, `billed_usd`), usable or not, as the API does.
 - Message Batches (`/v1/messages/batches`, see fake_batches.py) answer each request as the live
   endpoint would, after `batch_delay` seconds (None: until `batches.end_all()`).
 """
@@ -84,6 +85,15 @@ class Recorded:
     started: float
     finished: float = 0.0
     status: int | None = None  # the HTTP status answered; None while unanswered, or dropped
+
+
+@dataclass(frozen=True)
+class Bill:
+    """One message the fake answered and so billed (a 200 reply, live or in a batch)."""
+
+    input_tokens: int
+    output_tokens: int
+    batch: bool = False  # billed at half price
 
 
 class RateLimit:
@@ -172,6 +182,7 @@ class FakeAnthropic:
         self.replier: Callable[[str, str], str] | None = None
         self.throttled = 0  # requests answered 429 by the rate limit
         self.requests: list[Recorded] = []
+        self.bills: list[Bill] = []  # every message answered, usable or not, in answer order
         self.max_in_flight = 0
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -349,8 +360,25 @@ class FakeAnthropic:
             self._send(handler, 200, json.dumps(counted).encode(), fault.headers)
             return 200
         message = self.message_for(body, transcript, fault)
+        self._bill(message, batch=False)
         self._send(handler, 200, json.dumps(message).encode(), fault.headers)
         return 200
+
+    def _bill(self, message: dict[str, Any], *, batch: bool) -> None:
+        usage = message["usage"]
+        with self._lock:
+            self.bills.append(Bill(usage["input_tokens"], usage["output_tokens"], batch))
+
+    def billed_usd(self, input_per_million: float, output_per_million: float) -> float:
+        """What every message answered so far cost at these list prices (batches at half)."""
+        with self._lock:
+            bills = list(self.bills)
+        return sum(
+            (b.input_tokens * input_per_million + b.output_tokens * output_per_million)
+            / 1_000_000
+            * (0.5 if b.batch else 1.0)
+            for b in bills
+        )
 
     def message_for(self, body: dict[str, Any], transcript: str, fault: Fault) -> dict[str, Any]:
         """The message the live endpoint answers `body` with (and a batch's `succeeded`)."""
@@ -388,7 +416,9 @@ class FakeAnthropic:
                 "type": "errored",
                 "error": {"type": "error", "error": {"type": kind, "message": fault.message}},
             }
-        return {"type": "succeeded", "message": self.message_for(params, transcript, fault)}
+        message = self.message_for(params, transcript, fault)
+        self._bill(message, batch=True)
+        return {"type": "succeeded", "message": message}
 
     def _serve_batches(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         length = int(handler.headers.get("content-length") or 0)

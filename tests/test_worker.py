@@ -16,9 +16,9 @@ from transcript_cli.events import ChunkRetrying, Event
 from transcript_cli.failures import SuspiciousReply, UnusableReply
 from transcript_cli.pacing import Pacer, PacingPolicy
 from transcript_cli.prompts import render_user_message
-from transcript_cli.providers.base import ChunkRequest
+from transcript_cli.providers.base import ChunkRequest, Completion
 from transcript_cli.retry import RetryPolicy
-from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem
+from transcript_cli.work import Billed, ChunkOutcome, PauseInterrupt, WorkItem
 from transcript_cli.worker import MAX_SPLIT_DEPTH, ChunkWorker
 
 # Waits capped at 2 ms (`initial_wait` stays 1: tenacity warns about any other value).
@@ -165,6 +165,40 @@ def test_suspicious_output_is_kept_with_a_warning_or_failed_under_strict() -> No
     refused = work(ScriptedProvider(lambda r, n: reply("Nothing.")), strict=True)
     assert isinstance(refused.error, SuspiciousReply)
     assert refused.error.reply == "Nothing." and refused.error.fidelity is not None
+
+
+def test_every_reply_billed_but_not_used_is_handed_back_as_discarded() -> None:
+    # Empty once, then fine: the empty reply was billed beside the one kept.
+    asked_again = work(
+        ScriptedProvider(lambda r, n: reply("", output_tokens=1) if n == 0 else None)
+    )
+    assert asked_again.reply is not None and asked_again.discarded == (Billed(10, 1),)
+    # Cut off whole, then split in two pieces that are kept: the cut-off reply is extra.
+    split = work(
+        ScriptedProvider(
+            lambda r, n: (
+                reply("half", output_tokens=7, stop_reason="max_tokens")
+                if r.source == SOURCE
+                else None
+            )
+        )
+    )
+    assert split.reply is not None and split.reply.input_tokens == 20
+    assert split.discarded == (Billed(10, 7),)
+    # Refused under --strict: everything billed for the chunk is discarded.
+    refused = work(ScriptedProvider(lambda r, n: reply("Nothing.", output_tokens=3)), strict=True)
+    assert isinstance(refused.error, SuspiciousReply) and refused.discarded == (Billed(10, 3),)
+
+    # A piece that fails after its sibling was answered: the answered one is paid for.
+    def second_piece_fails(r: ChunkRequest, n: int) -> Completion | Exception | None:
+        if r.source == SOURCE:
+            return reply("half", stop_reason="max_tokens")
+        return PermanentProviderError("bad key", status=401) if n == 2 else None
+
+    failed = work(ScriptedProvider(second_piece_fails), pause=threading.Event())
+    assert failed.error is not None and failed.discarded == (Billed(20, 10),)
+    # Nothing billed, nothing discarded.
+    assert work(ScriptedProvider()).discarded == ()
 
 
 def test_a_pause_during_a_retry_wait_sends_nothing_more() -> None:

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,7 +40,7 @@ from transcript_cli.providers.base import ChunkRequest, Completion, Provider
 from transcript_cli.providers.batches import BatchClient, BatchInfo, BatchResult
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.state import Options
-from transcript_cli.work import ChunkOutcome, WorkItem, build_request
+from transcript_cli.work import Billed, ChunkOutcome, WorkItem, build_request
 from transcript_cli.worker import ChunkWorker, reply_from
 
 # The API's limits per batch, with a margin on the size for the JSON around the requests.
@@ -49,6 +49,9 @@ MAX_BYTES = 250 * 1024 * 1024
 # A batch created up to this long before we asked (clocks differ) may still be ours.
 CLOCK_SKEW_SECONDS = 600.0
 POLL_ENV = "TRANSCRIPT_CLI_BATCH_POLL"
+# A chunk the batch could not answer usably, split and sent live: its error, and the batch reply
+# already billed for it (a cut-off one), if any.
+_ToSplit = tuple[WorkItem, ProviderError, tuple[Billed, ...]]
 BATCHES_DIR = "batches"
 
 
@@ -280,7 +283,7 @@ class BatchScheduler:
         spool = self.folder / f"{submission.number}.results.jsonl"
         offsets = self._spool(submission, spool)
         failure = None
-        to_split: list[tuple[WorkItem, ProviderError]] = []
+        to_split: list[_ToSplit] = []
         tally = dict.fromkeys(("succeeded", "resubmit", "split", "failed"), 0)
         with open(spool, "rb") as handle, book.checkpoints_deferred():
             for input_index in sorted(offsets):
@@ -321,7 +324,7 @@ class BatchScheduler:
         handle: BinaryIO,
         input_index: int,
         offsets: list[int],
-        to_split: list[tuple[WorkItem, ProviderError]],
+        to_split: list[_ToSplit],
         tally: dict[str, int],
     ) -> ProviderError | None:
         """Settle one input's results, reading its source once."""
@@ -342,6 +345,8 @@ class BatchScheduler:
             if result.kind == "succeeded":
                 assert result.completion is not None
                 completion = result.completion
+                # Billed at batch prices whether it is kept or not.
+                paid = (Billed(completion.input_tokens, completion.output_tokens, batch=True),)
                 try:
                     check_reply(completion.text, completion.stop_reason, request.max_tokens)
                     reply = reply_from(
@@ -351,11 +356,11 @@ class BatchScheduler:
                         strict=self.options.strict,
                     )
                 except SuspiciousReply as exc:
-                    book.settle(ChunkOutcome(work, 0, error=exc))
+                    book.settle(ChunkOutcome(work, 0, error=exc, discarded=paid))
                     tally["failed"] += 1
                     continue
                 except UnusableReply as exc:
-                    to_split.append((work, exc))
+                    to_split.append((work, exc, paid))
                     tally["split"] += 1
                     continue
                 book.settle(ChunkOutcome(work, 0, reply=reply, batch=True))
@@ -365,7 +370,7 @@ class BatchScheduler:
                 assert result.error is not None
                 scope = scope_of(result.error)
                 if scope is Scope.CHUNK:
-                    to_split.append((work, result.error))
+                    to_split.append((work, result.error, ()))
                     tally["split"] += 1
                     continue
                 if scope is Scope.JOB:
@@ -390,9 +395,7 @@ class BatchScheduler:
         book.note_retry(work, reason)
         return None
 
-    def _split_live(
-        self, book: Bookkeeper, to_split: list[tuple[WorkItem, ProviderError]]
-    ) -> ProviderError | None:
+    def _split_live(self, book: Bookkeeper, to_split: list[_ToSplit]) -> ProviderError | None:
         """Chunks the API refused whole: split and sent live, as the live scheduler would."""
         if not to_split:
             return None
@@ -405,8 +408,10 @@ class BatchScheduler:
             strict=self.options.strict,
             emit=book.emit,
         )
-        for work, error in to_split:
-            failure = book.settle(worker.run(work, known=error))
+        for work, error, paid in to_split:
+            outcome = worker.run(work, known=error)
+            outcome = replace(outcome, discarded=paid + outcome.discarded)
+            failure = book.settle(outcome)
             if failure is not None:
                 return failure
         return None

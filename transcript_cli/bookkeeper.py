@@ -48,7 +48,7 @@ from transcript_cli.prompts import PromptTemplate
 from transcript_cli.reply_archive import ReplyArchive
 from transcript_cli.sources import Source, load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
-from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
+from transcript_cli.work import Billed, ChunkOutcome, PauseInterrupt, WorkItem, build_request
 
 
 class Scheduler(Protocol):
@@ -137,7 +137,9 @@ class Bookkeeper:
             self.checkpoint()
             raise failure
         failed = chunks_failed(self.state)
-        if failed is not None and not self.control.pause.is_set():
+        budget_stopped = self.budget is not None and self.budget.refused is not None
+        # Stopped early (a pause, or --max-cost), the job has not run to its end: say that.
+        if failed is not None and not self.control.pause.is_set() and not budget_stopped:
             self.state.status = "failed"
             self.checkpoint()
             raise failed
@@ -265,6 +267,10 @@ class Bookkeeper:
         if outcome.reply is not None:
             self.land(outcome)
             return None
+        # Replies billed on the way to this failure are spent all the same; the checkpoint that
+        # settles the failure (or the pause) saves them, so each is counted once.
+        if outcome.discarded:
+            self._count_spend(*self._billed(outcome.discarded))
         error = outcome.error
         if isinstance(error, PauseInterrupt):
             return None
@@ -286,19 +292,19 @@ class Bookkeeper:
         reply = outcome.reply
         assert reply is not None
         work = outcome.item
+        # The result carries all the chunk was billed, replies discarded on the way included, so
+        # adopting it after a crash counts that spend too, and only once.
+        kept = Billed(reply.input_tokens, reply.output_tokens, batch=outcome.batch)
+        input_tokens, output_tokens, cost = self._billed((kept, *outcome.discarded))
         result = ChunkResult(
             input_index=work.input_index,
             chunk_index=work.chunk_index,
             source_sha256=work.source_sha256,
             settings_hash=self.settings_hash,
             text=reply.text,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost_usd=cost_usd(
-                self.batch_price if outcome.batch else self.price,
-                reply.input_tokens,
-                reply.output_tokens,
-            ),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost,
             model=reply.model,
             provider=self.provider_name,
             retries=outcome.retries,
@@ -423,9 +429,24 @@ class Bookkeeper:
 
     def _count(self, item: InputState, result: ChunkResult) -> None:
         item.done.add(result.chunk_index)
-        self.state.input_tokens += result.input_tokens
-        self.state.output_tokens += result.output_tokens
-        if result.cost_usd is None:
+        self._count_spend(result.input_tokens, result.output_tokens, result.cost_usd)
+
+    def _billed(self, billed: tuple[Billed, ...]) -> tuple[int, int, float | None]:
+        """Tokens in and out and their cost (None: a price is unknown), each at its price."""
+        input_tokens = output_tokens = 0
+        cost: float | None = 0.0
+        for part in billed:
+            input_tokens += part.input_tokens
+            output_tokens += part.output_tokens
+            price = self.batch_price if part.batch else self.price
+            part_cost = cost_usd(price, part.input_tokens, part.output_tokens)
+            cost = None if cost is None or part_cost is None else cost + part_cost
+        return input_tokens, output_tokens, cost
+
+    def _count_spend(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        self.state.input_tokens += input_tokens
+        self.state.output_tokens += output_tokens
+        if cost is None:
             self.state.cost_unknown_chunks += 1
         else:
-            self.state.cost_usd += result.cost_usd
+            self.state.cost_usd += cost

@@ -46,6 +46,22 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Billed:
+    """Tokens of replies the API billed for a chunk but that are not its text.
+
+    A reply refused under --strict, cut off at max_tokens, empty or refused by the model, or a
+    piece of a chunk that failed further on: each is paid for, so each counts in the job's cost.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    batch: bool = False  # billed through Message Batches: at batch prices
+
+    def __bool__(self) -> bool:
+        return bool(self.input_tokens or self.output_tokens)
+
+
+@dataclass(frozen=True)
 class ChunkOutcome:
     """What a scheduler hands the bookkeeper for a chunk: a reply, or the error that stopped it."""
 
@@ -55,6 +71,7 @@ class ChunkOutcome:
     error: Exception | None = None
     last_retry_error: str | None = None
     batch: bool = False  # answered through Message Batches: billed at batch prices
+    discarded: tuple[Billed, ...] = ()  # billed replies not used (see Billed)
 
 
 def build_request(

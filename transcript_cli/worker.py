@@ -27,7 +27,7 @@ from transcript_cli.prompts import render_user_message
 from transcript_cli.providers.base import ChunkRequest, Completion, Provider
 from transcript_cli.retry import RetryNotice, RetryPolicy, call_with_retries
 from transcript_cli.seams import join_all
-from transcript_cli.work import ChunkOutcome, PauseInterrupt, Reply, WorkItem
+from transcript_cli.work import Billed, ChunkOutcome, PauseInterrupt, Reply, WorkItem
 
 # A chunk the API cannot take whole is halved at most this many times (8 pieces at most).
 MAX_SPLIT_DEPTH = 3
@@ -74,14 +74,26 @@ def split_request(request: ChunkRequest) -> list[ChunkRequest] | None:
 
 @dataclass
 class _Retries:
-    """Retries of one chunk, over all its pieces, and what the latest was for."""
+    """Retries of one chunk, over all its pieces, what the latest was for, and what was billed."""
 
     count: int = 0
     last: str | None = None
+    billed_input: int = 0  # every reply the API answered 200 for, used or not
+    billed_output: int = 0
 
     def add(self, reason: str) -> None:
         self.count += 1
         self.last = reason
+
+    def billed(self, completion: Completion) -> None:
+        self.billed_input += completion.input_tokens
+        self.billed_output += completion.output_tokens
+
+    def discarded(self, reply: Reply | None = None) -> tuple[Billed, ...]:
+        """What was billed beyond the reply kept (everything, when there is none)."""
+        used_in, used_out = (reply.input_tokens, reply.output_tokens) if reply else (0, 0)
+        extra = Billed(self.billed_input - used_in, self.billed_output - used_out)
+        return (extra,) if extra else ()
 
 
 class ChunkWorker:
@@ -126,8 +138,20 @@ class ChunkWorker:
                 # This ends the job: stop the other workers now, before the main thread even
                 # sees this outcome (it may be busy landing others).
                 self.pause.set()
-            return ChunkOutcome(item, retries.count, error=exc, last_retry_error=retries.last)
-        return ChunkOutcome(item, retries.count, reply=reply, last_retry_error=retries.last)
+            return ChunkOutcome(
+                item,
+                retries.count,
+                error=exc,
+                last_retry_error=retries.last,
+                discarded=retries.discarded(),
+            )
+        return ChunkOutcome(
+            item,
+            retries.count,
+            reply=reply,
+            last_retry_error=retries.last,
+            discarded=retries.discarded(reply),
+        )
 
     def _solve(
         self,
@@ -174,10 +198,10 @@ class ChunkWorker:
             )
 
         return call_with_retries(
-            lambda: self._once(request), self.policy, sleep=self.sleep, on_retry=on_retry
+            lambda: self._once(request, retries), self.policy, sleep=self.sleep, on_retry=on_retry
         )
 
-    def _once(self, request: ChunkRequest) -> Completion:
+    def _once(self, request: ChunkRequest, retries: _Retries) -> Completion:
         """One paced request; every request of the job passes the shared pacer."""
         ticket = self.pacer.acquire(tokens_estimate(request), self.pause)
         if ticket is None:
@@ -200,6 +224,7 @@ class ChunkWorker:
             headers=completion.headers,
             tokens_used=completion.input_tokens + completion.output_tokens,
         )
+        retries.billed(completion)  # paid for even if check_reply refuses it
         check_reply(completion.text, completion.stop_reason, request.max_tokens)
         return completion
 
