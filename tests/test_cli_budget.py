@@ -112,3 +112,33 @@ def test_batch_jobs_keep_to_the_budget_too(cli: Cli, fake_api: FakeAnthropic) ->
     assert (cli.workdir / "cleaned" / "talk.md").read_text(encoding="utf-8") == expected_output(
         src, int(CHUNK)
     )
+
+
+def test_a_resumed_batch_job_counts_the_batches_in_flight(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    fake_api.batches.delay = None  # processing until the test ends it
+    src = write_transcript(cli.workdir / "talk.txt", 80)
+    total = _estimate(cli, src)["total"]
+    cap = round(total["cost_usd"]["live"] / 2, 6)
+    args = ("--chunk-chars", CHUNK, "--name", "b", "--batch", "--max-cost", str(cap))
+    poll = {"TRANSCRIPT_CLI_BATCH_POLL": "0.05,0.2"}
+    first = cli("run", str(src), *args, "--no-wait", env=poll)
+    assert first.returncode == 0, first.stderr
+    [batch_id] = fake_api.batches.order
+    sent = len(fake_api.batches.batches[batch_id].requests)
+    assert 0 < sent < total["chunks"]
+
+    # The batch is still out: its chunks fill the budget, so a resume sends nothing more.
+    again = cli("resume", "b", "--no-wait", env=poll)
+    assert again.returncode == 0, again.stderr
+    assert fake_api.batches.order == [batch_id]
+    assert _status(cli, "b")["state"] == "waiting"
+
+    # Collected, they cost what they cost (batch prices), and the rest is admitted by that.
+    fake_api.batches.end_all()
+    fake_api.batches.delay = 0.2
+    last = cli("resume", "b", env=poll)
+    assert last.returncode in (0, 75), last.stderr
+    view = _status(cli, "b")
+    assert 0 < view["cost_usd"] <= cap and view["chunks_done"] > sent

@@ -136,6 +136,7 @@ class BatchScheduler:
         self.tag = job_tag(book.state.job_id)
         self.folder = book.job_dir / BATCHES_DIR
         self._adopt_orphans(book, ledger)
+        self._reserve_in_flight(book, ledger)
         while True:
             failure = self._collect_ended(book, ledger)
             if failure is not None:
@@ -190,6 +191,34 @@ class BatchScheduler:
             body.unlink(missing_ok=True)
             book.emit(BatchSubmitted(batch_id=info.id, requests=packer.count, number=number))
         return None
+
+    def _reserve_in_flight(self, book: Bookkeeper, ledger: Ledger) -> None:
+        """--max-cost: chunks in batches sent by an earlier run count as in flight.
+
+        A run starts with nothing in flight; without this a resumed job would admit new chunks
+        as if the batches still out were free, and could pass its cap once they are collected.
+        Estimated as they were when admitted (the same request, the same rule).
+        """
+        budget = book.budget
+        if budget is None or not ledger.submissions:
+            return
+        members: dict[int, set[int]] = {}
+        for submission in ledger.submissions:
+            for input_index, chunks in submission.members.items():
+                members.setdefault(input_index, set()).update(chunks)
+        settings = book.state.settings
+        for input_index in sorted(members):
+            item = book.state.inputs[input_index]
+            if item.written:
+                continue
+            path, source, shas = book.load_input(input_index)
+            settled = set(item.done) | set(item.failed)
+            for chunk_index in sorted(members[input_index] - settled):
+                chunk = source.chunks[chunk_index]
+                request = build_request(book.template, settings, path, chunk, item.chunk_count)
+                budget.reserve(
+                    WorkItem(input_index, chunk_index, path.name, request, shas[chunk_index])
+                )
 
     # --- orphans: intents without a batch id ---
 

@@ -340,6 +340,8 @@ class Bookkeeper:
 
     def note_retry(self, work: WorkItem, reason: str) -> None:
         """A chunk goes round again (a batch result to resend); saved with the next checkpoint."""
+        if self.budget is not None:
+            self.budget.release(work)  # pending again: admitted anew when it is resent
         self.state.retry_count += 1
         item = self.state.inputs[work.input_index]
         self._note(item, work.chunk_index, ChunkOutcome(work, 1, last_retry_error=reason))

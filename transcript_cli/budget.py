@@ -47,6 +47,12 @@ class Budget:
         self.refused = None
         return True
 
+    def reserve(self, item: WorkItem) -> None:
+        """Count a chunk sent before this run as in flight (in a batch), whatever the budget."""
+        self._in_flight[(item.input_index, item.chunk_index)] = (
+            expected_cost(self.settings, item.request) or 0.0
+        )
+
     def release(self, item: WorkItem) -> None:
         """The chunk came back (its real cost is now in what is spent) or failed."""
         self._in_flight.pop((item.input_index, item.chunk_index), None)
