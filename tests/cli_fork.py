@@ -4,18 +4,77 @@
 Tests that run the CLI dozens of times, such as the bad-input corpus, send each run here instead.
 Every run is still its own process, with its own argv, working folder, environment, stdin
 (/dev/null) and captured stdout/stderr, and it exits with whatever the real entry point exits
-with (see the launcher). This is the synchronous side: start, wait, collect the `Result`. Where
-`os.fork` does not exist, runs fall back to a plain subprocess.
+with (see the launcher). This is the synchronous side: start, wait, collect the `Result`; and
+`start`, for tests that signal, kill or type at a run while it works (`Started`, used like a
+`Popen`). Where `os.fork` does not exist, runs fall back to a plain subprocess.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from tests.cli_launcher import LAUNCHER_DIED, Launcher
+from tests.cli_launcher import LAUNCHER_DIED, Child, Launcher
 from tests.conftest import Cli, Result
+
+
+class Started:
+    """A CLI run going on in the background, used like a `Popen` (poll, wait, send_signal, kill).
+
+    A real process of its own, forked warm: signals go to it alone, by pid (a pidfd). Its stdout
+    and stderr go to files, readable while it runs (`stdout_text`, `stderr_text`), unless the
+    caller gave a terminal for them.
+    """
+
+    def __init__(self, child: Child, folder: Path) -> None:
+        self.child = child
+        self._folder = folder
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.child.returncode
+
+    def poll(self) -> int | None:
+        return self.child.poll()
+
+    def wait(self, timeout: float = 60) -> int:
+        """Its exit code; past `timeout` it is killed and the test fails."""
+        code = self.child.wait(timeout)
+        if code == LAUNCHER_DIED:
+            raise AssertionError(f"fork server died:\n{self.child.stderr}")
+        return code
+
+    def send_signal(self, signum: int) -> None:
+        self.child.signal(signum)
+
+    def kill(self) -> None:
+        self.child.kill()
+
+    @property
+    def stdout_text(self) -> str:
+        """What it wrote to stdout so far ("" when stdout is a terminal: read that instead)."""
+        return self.child.stdout if self.child.out.parent == self._folder else ""
+
+    @property
+    def stderr_text(self) -> str:
+        return self.child.stderr if self.child.err.parent == self._folder else ""
+
+    def communicate(self, timeout: float = 60) -> tuple[str, str]:
+        self.wait(timeout)
+        return self.stdout_text, self.stderr_text
+
+    def close(self) -> None:
+        """Kill it if it still runs, and remove its output files."""
+        if self.poll() is None:
+            self.kill()
+            self.child.wait_or_kill(30)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class ForkServer:
@@ -35,6 +94,21 @@ class ForkServer:
         tb: TracebackType | None,
     ) -> None:
         self._launch.__exit__(exc_type, exc, tb)
+
+    def start(
+        self,
+        cli: Cli,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+    ) -> Started:
+        """Start `cli(*args)` and return at once; stdin/stdout/stderr may name a terminal."""
+        folder = Path(tempfile.mkdtemp(prefix="cli_start-"))
+        out, err = stdout or folder / "stdout", stderr or folder / "stderr"
+        child = self._launch(cli, *args, out=out, err=err, env=env, stdin=stdin)
+        return Started(child, folder)
 
     def __call__(
         self, cli: Cli, *args: str, timeout: float = 60, env: dict[str, str] | None = None

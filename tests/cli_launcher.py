@@ -51,7 +51,17 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the process if it still runs; harmless once it has ended."""
-        self._launcher.kill(self)
+        self._launcher.signal(self, signal.SIGKILL)
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` (SIGINT, SIGTERM, ...) to the process itself; harmless once it ended."""
+        self._launcher.signal(self, signum)
+
+    def poll(self) -> int | None:
+        """Its exit code if it has ended, else None (as `Popen.poll`)."""
+        if self._popen is not None:
+            self.returncode = self._popen.poll()
+        return self.returncode
 
     def wait(self, timeout: float) -> int:
         """Its exit code (negative: killed by that signal). Kills it on timeout and raises."""
@@ -147,21 +157,33 @@ class Launcher:
         return self._proc is not None
 
     def __call__(
-        self, cli: Cli, *args: str, out: Path, err: Path, env: dict[str, str] | None = None
+        self,
+        cli: Cli,
+        *args: str,
+        out: Path,
+        err: Path,
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
     ) -> Child:
-        """Start `cli(*args)` in the background, its output going to the files `out` and `err`."""
+        """Start `cli(*args)` in the background, its output going to the files `out` and `err`.
+
+        `stdin` is a path to read from instead of /dev/null; any of the three may be a terminal
+        (a pty's follower, /dev/pts/N), opened by the child as a terminal is.
+        """
         run_env = {**cli.env, **(env or {})}
         with self._lock:
             key = self._next_key
             self._next_key += 1
             child = Child(self, key, out, err)
             if self._proc is None:
-                with open(out, "wb") as stdout, open(err, "wb") as stderr:
+                with contextlib.ExitStack() as files:
+                    stdout, stderr = (files.enter_context(open(p, "wb")) for p in (out, err))
+                    source = files.enter_context(open(stdin, "rb")) if stdin else None
                     child._popen = subprocess.Popen(
                         cli.command(*args),
                         cwd=cli.workdir,
                         env=run_env,
-                        stdin=subprocess.DEVNULL,
+                        stdin=source or subprocess.DEVNULL,
                         stdout=stdout,
                         stderr=stderr,
                     )
@@ -177,24 +199,25 @@ class Launcher:
                     "env": run_env,
                     "out": str(out),
                     "err": str(err),
+                    "stdin": str(stdin or os.devnull),
                 }
             )
         return child
 
-    def kill(self, child: Child) -> None:
+    def signal(self, child: Child, signum: int) -> None:
         if child._popen is not None:
             if child._popen.poll() is None:
-                child._popen.kill()
+                child._popen.send_signal(signum)
             return
         with self._lock:
             if child.key not in self._children:
                 return  # ended and reaped
-            if child._pidfd is None:  # no pidfd here, or no pid yet: the server kills it
-                self._send({"op": "kill", "key": child.key})
+            if child._pidfd is None:  # no pidfd here, or no pid yet: the server signals it
+                self._send({"op": "signal", "key": child.key, "signum": int(signum)})
                 return
             # Directly, not through the server: microseconds sooner, for kills timed to a write.
             with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(child._pidfd, signal.SIGKILL)
+                signal.pidfd_send_signal(child._pidfd, signum)
 
     def _send(self, request: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
@@ -246,17 +269,26 @@ def _become_cli(request: dict[str, Any], server_fds: tuple[int, ...]) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in server_fds:
             os.close(fd)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
+        source = os.open(request.get("stdin", os.devnull), os.O_RDONLY | os.O_NOCTTY)
+        os.dup2(source, 0)
+        os.close(source)
         for fd, path in ((1, request["out"]), (2, request["err"])):
-            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            flags = os.O_WRONLY | os.O_NOCTTY
+            if not path.startswith("/dev/"):
+                flags |= os.O_CREAT | os.O_TRUNC
+            target = os.open(path, flags, 0o600)
             os.dup2(target, fd)
             os.close(target)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = ["transcript-cli", *request["argv"]]
+        if any(os.isatty(fd) for fd in (0, 1, 2)):
+            # The CLI's consoles decided at import (in the server, on a log file, with the
+            # server's environment) that there is no terminal: import the CLI layer afresh, as
+            # a new interpreter would, so they see this one. The engine stays warm.
+            for name in [n for n in sys.modules if n.split(".")[:2] == ["transcript_cli", "cli"]]:
+                del sys.modules[name]
         from transcript_cli.cli import main
 
         try:
@@ -322,10 +354,10 @@ def serve() -> None:
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 request = json.loads(line)
-                if request["op"] == "kill":
+                if request["op"] == "signal":
                     for pid, key in running.items():
                         if key == request["key"]:
-                            os.kill(pid, signal.SIGKILL)
+                            os.kill(pid, request["signum"])
                     continue
                 pid = os.fork()
                 if pid == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -51,6 +52,22 @@ class Result:
     stderr: str
 
 
+class Started(Protocol):
+    """A CLI run going on in the background, forked warm (see cli_fork.Started)."""
+
+    pid: int | None
+    returncode: int | None
+    stdout_text: str
+    stderr_text: str
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float = 60) -> int: ...
+    def send_signal(self, signum: int) -> None: ...
+    def kill(self) -> None: ...
+    def communicate(self, timeout: float = 60) -> tuple[str, str]: ...
+    def close(self) -> None: ...
+
+
 class Runner(Protocol):
     """Runs one CLI command to its end, as `Cli.subprocess` does (see cli_fork.ForkServer)."""
 
@@ -58,12 +75,23 @@ class Runner(Protocol):
         self, cli: Cli, *args: str, timeout: float = 60, env: dict[str, str] | None = None
     ) -> Result: ...
 
+    def start(
+        self,
+        cli: Cli,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+    ) -> Started: ...
+
 
 class Cli:
     """Runs the real CLI in a subprocess, sandboxed to a temp folder and the fake API.
 
-    With a `runner`, commands run to completion in processes forked from a warm interpreter that
-    has the CLI imported (real processes, a second less each); `start` always spawns afresh.
+    With a `runner`, commands run in processes forked from a warm interpreter that has the CLI
+    imported: real processes with their own pid, signals and exit code, two seconds of start-up
+    less each. `start` runs one in the background for tests that signal or kill it.
     """
 
     def __init__(self, workdir: Path, base_url: str | None, runner: Runner | None = None) -> None:
@@ -114,8 +142,35 @@ class Cli:
         )
         return Result(done.returncode, done.stdout, done.stderr)
 
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start the CLI without waiting, for signal and crash tests."""
+    def start(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+    ) -> subprocess.Popen[str] | Started:
+        """Start the CLI without waiting, for signal, crash and terminal tests.
+
+        `stdin`, `stdout` and `stderr` may name a terminal (`os.ttyname` of a pty's follower)
+        instead of /dev/null and files. Forked warm with a runner; else a fresh interpreter.
+        """
+        if self.runner is not None:
+            return self.runner.start(
+                self, *args, env=env, stdin=stdin, stdout=stdout, stderr=stderr
+            )
+        if stdin is not None or stdout is not None or stderr is not None:
+            raise NotImplementedError("terminals need a runner")
+        return self.start_fresh(*args, env=env)
+
+    def on_a_terminal(self, term: str = "xterm") -> Cli:
+        """This CLI with a terminal's environment for its runs: TERM set, NO_COLOR unset."""
+        twin = copy.copy(self)
+        twin.env = {k: v for k, v in self.env.items() if k != "NO_COLOR"} | {"TERM": term}
+        return twin
+
+    def start_fresh(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start `python -m transcript_cli ARGS` in a new interpreter, without waiting."""
         return subprocess.Popen(
             self.command(*args),
             cwd=self.workdir,
@@ -164,14 +219,19 @@ def interrupt(proc: subprocess.Popen[str], times: int = 1) -> tuple[int, str, st
 class Running:
     """A CLI process in the background whose stdout and stderr are collected as they arrive."""
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    def __init__(self, proc: subprocess.Popen[str] | Started) -> None:
         self.proc = proc
         self._out: list[str] = []
         self._err: list[str] = []
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(proc.stdout, self._out), daemon=True),
-            threading.Thread(target=self._pump, args=(proc.stderr, self._err), daemon=True),
-        ]
+        self._pumps: list[threading.Thread] = []
+        self._files_open = False  # a warm fork's output files, read until it is closed
+        if not isinstance(proc, subprocess.Popen):
+            self._files_open = True
+        else:
+            self._pumps = [
+                threading.Thread(target=self._pump, args=(proc.stdout, self._out), daemon=True),
+                threading.Thread(target=self._pump, args=(proc.stderr, self._err), daemon=True),
+            ]
         for pump in self._pumps:
             pump.start()
 
@@ -183,10 +243,14 @@ class Running:
 
     @property
     def stdout(self) -> str:
+        if not isinstance(self.proc, subprocess.Popen) and self._files_open:
+            return self.proc.stdout_text
         return "".join(self._out)
 
     @property
     def stderr(self) -> str:
+        if not isinstance(self.proc, subprocess.Popen) and self._files_open:
+            return self.proc.stderr_text
         return "".join(self._err)
 
     def signal(self, signum: int) -> None:
@@ -211,6 +275,12 @@ class Running:
         if self.proc.poll() is None:  # the test failed midway: leave no process behind
             self.proc.kill()
         self.finish()
+        if not isinstance(self.proc, subprocess.Popen):
+            # What it wrote stays readable once its files are gone.
+            self._out, self._err = [self.proc.stdout_text], [self.proc.stderr_text]
+            self._files_open = False
+            self.proc.close()
+            return
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Runner, Running, wait_for, write_transcript
+from tests.conftest import Cli, Runner, Running, Started, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault, RateLimit, Recorded
 from tests.test_cli_run import expected_output
 from transcript_cli import checkpoint
@@ -197,7 +197,7 @@ class KillOnArrival:
         self.api = api
         self.after = after
         self.in_flight = in_flight
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[str] | Started | None = None
         self.arrivals = 0
         self.in_flight_at_kill: int | None = None
         api.fail_when(self._arrived, Fault(), times=-1)
@@ -224,7 +224,7 @@ def test_kill_9_with_chunks_in_flight_costs_at_most_that_many_requests(
     fake_api.latency, fake_api.jitter = 0.25, 0.1
     killer = KillOnArrival(fake_api, after=10, in_flight=4)
     with Running(
-        cli.start(
+        cli.start_fresh(  # a new interpreter: it must load the slow disk's sitecustomize
             *job.args("-j", "4"),
             env={"PYTHONPATH": os.pathsep.join([str(slow_disk), *python_path])},
         )

@@ -7,10 +7,9 @@ import os
 import pty
 import re
 import select
-import subprocess
 from pathlib import Path
 
-from tests.conftest import Cli, Result, write_transcript
+from tests.conftest import Cli, Result, Running, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault, reply_text
 
 CHUNK = "400"
@@ -175,12 +174,11 @@ def test_review_colours_the_diff_on_a_terminal(cli: Cli, fake_api: FakeAnthropic
     fake_api.fail_when(TARGET, Fault(transform=invent), times=-1)
     assert _run(cli, _job(cli)).returncode == 0
     leader, follower = pty.openpty()
-    env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color"}
+    terminal = Path(os.ttyname(follower))
     try:
-        proc = subprocess.Popen(
-            cli.command("review", "talk"), cwd=cli.workdir, env=env, stdout=follower
-        )
-        proc.wait(timeout=60)
+        colour_cli = cli.on_a_terminal("xterm-256color")
+        with Running(colour_cli.start("review", "talk", stdout=terminal)) as run:
+            code = run.finish()
         os.close(follower)
         shown = b""
         while select.select([leader], [], [], 1)[0]:
@@ -194,7 +192,7 @@ def test_review_colours_the_diff_on_a_terminal(cli: Cli, fake_api: FakeAnthropic
     finally:
         os.close(leader)
     text = shown.decode()
-    assert proc.returncode == 0
+    assert code == 0, run.stderr
     assert "\x1b[" in text and INVENTED.split()[0] in text
     assert "{+" not in text  # colours instead of markers
 

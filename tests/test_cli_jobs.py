@@ -12,13 +12,14 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import FAKE_KEY, Cli, Result, wait_for, write_transcript
+from tests.conftest import FAKE_KEY, Cli, Result, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault, Recorded, reply_text
 from transcript_cli.chunking import Chunk, split_chunks
 from transcript_cli.formats import read_transcript
@@ -306,10 +307,10 @@ def test_clear_asks_for_yes_and_removes_what_was_chosen(cli: Cli) -> None:
 def test_clear_refuses_a_running_job(cli: Cli, fake_api: FakeAnthropic) -> None:
     fake_api.latency = 1.0  # about 20 s for the whole job: it is killed long before
     src = write_transcript(cli.workdir / "slow.txt", 200)
-    proc = cli.start(*run_args(src, "--name", "slow"))
-    try:
+    with Running(cli.start(*run_args(src, "--name", "slow"))) as run:
+        proc = run.proc
         wait_for(lambda: len(fake_api.requests) >= 1 or proc.poll() is not None, timeout=30)
-        assert proc.poll() is None, proc.communicate()
+        assert proc.poll() is None, run.stderr
         refused, listing = cli_all(cli, ["clear", "slow", "--yes"], ["status", "slow", "--json"])
         assert refused.returncode == 1, refused
         assert_one_line_error(refused, "job 'slow' is running")
@@ -318,9 +319,8 @@ def test_clear_refuses_a_running_job(cli: Cli, fake_api: FakeAnthropic) -> None:
         view = json.loads(listing.stdout)
         assert view["state"] == "running" and view["resume_command"] is None
         assert proc.poll() is None  # the refusal did not disturb the run
-    finally:
         proc.kill()
-        proc.communicate(timeout=30)
+        assert run.finish(timeout=30) == -signal.SIGKILL
     # Killed: the OS dropped its lock, so the job shows as interrupted and can be cleared.
     shown, kept = cli_all(cli, ["status", "slow", "--json"], ["clear", "--completed", "--yes"])
     assert json.loads(shown.stdout)["state"] == "interrupted"

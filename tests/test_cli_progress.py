@@ -6,10 +6,11 @@ import json
 import os
 import pty
 import re
-import subprocess
 import threading
+import time
+from pathlib import Path
 
-from tests.conftest import Cli, write_transcript
+from tests.conftest import Cli, Running, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_signals import CHUNK_CHARS, chunk_texts
 
@@ -81,20 +82,16 @@ def test_terminal_bar_shows_file_cost_and_eta(cli: Cli, fake_api: FakeAnthropic)
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        proc = subprocess.Popen(
-            cli.command("run", str(src), *FLAGS),
-            cwd=cli.workdir,
-            env={**cli.env, "TERM": "xterm"},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=follower,
-        )
+        terminal = Path(os.ttyname(follower))
+        xterm = {"TERM": "xterm"}
+        with Running(cli.start("run", str(src), *FLAGS, stderr=terminal, env=xterm)) as run:
+            code = run.finish()
+        time.sleep(0.3)  # the reader takes what is left; closing the follower then ends it
         os.close(follower)
-        proc.communicate(timeout=60)
         reader.join(timeout=10)
     finally:
         os.close(leader)
-    assert proc.returncode == 0
+    assert code == 0, run.stdout
     screen = b"".join(captured).decode("utf-8", errors="replace")
     assert "lecture-one.txt" in screen  # the file in flight
     assert re.search(r"\d+/\d+ chunks \$0\.\d{4}", screen), screen  # money spent

@@ -6,11 +6,11 @@ import os
 import pty
 import select
 import signal
-import subprocess
 import time
+from pathlib import Path
 from types import TracebackType
 
-from tests.conftest import Cli, Result, write_transcript
+from tests.conftest import Cli, Result, Running, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_run import expected_output
 
@@ -21,21 +21,13 @@ def on_terminal(cli: Cli, *args: str, answer: str) -> Result:
     """Run the CLI with a terminal as stdin and type `answer` at its question."""
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.Popen(
-            cli.command(*args),
-            cwd=cli.workdir,
-            env=cli.env,
-            stdin=follower,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.write(leader, answer.encode() + b"\n")
-        stdout, stderr = proc.communicate(timeout=60)
+        with Running(cli.start(*args, stdin=Path(os.ttyname(follower)))) as run:
+            os.write(leader, answer.encode() + b"\n")
+            code = run.finish()
     finally:
         os.close(leader)
         os.close(follower)
-    return Result(proc.returncode, stdout, stderr)
+    return Result(code, run.stdout, run.stderr)
 
 
 class TerminalSession:
@@ -49,16 +41,9 @@ class TerminalSession:
         # The parent keeps the follower open too: otherwise, once the child exits, reading the
         # leader may fail (EIO) before the child's last words are read.
         self.leader, self.follower = pty.openpty()
-        env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
-        self.proc = subprocess.Popen(
-            cli.command(*args),
-            cwd=cli.workdir,
-            env={**env, "TERM": "xterm"},
-            stdin=self.follower,
-            stdout=subprocess.PIPE,
-            stderr=self.follower,
-            text=True,
-        )
+        terminal = Path(os.ttyname(self.follower))
+        self.run = Running(cli.on_a_terminal().start(*args, stdin=terminal, stderr=terminal))
+        self.proc = self.run.proc
         self.output = ""
 
     def _read(self, timeout: float) -> str:
@@ -98,7 +83,7 @@ class TerminalSession:
             self._read(0.1)
         while self._read(0.3):
             pass
-        return self.proc.wait(timeout=1)
+        return self.run.finish(timeout=1)
 
     def __enter__(self) -> TerminalSession:
         return self
@@ -109,11 +94,7 @@ class TerminalSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.run.__exit__(exc_type, exc, tb)  # kills it if the test failed midway
         os.close(self.leader)
         os.close(self.follower)
 
