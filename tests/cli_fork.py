@@ -11,12 +11,15 @@ with (see the launcher). This is the synchronous side: start, wait, collect the 
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from tests.cli_launcher import LAUNCHER_DIED, Child, Launcher
+from tests.cli_shim import SOCKET_ENV
 from tests.conftest import Cli, Result
 
 
@@ -82,10 +85,27 @@ class ForkServer:
 
     def __init__(self) -> None:
         self._launch = Launcher()
+        self._bin = Path(tempfile.mkdtemp(prefix="cli_fork-bin-"))
 
     def __enter__(self) -> ForkServer:
         self._launch.__enter__()
+        # `transcript-cli` for shell command lines: the shim, which has the CLI forked warm on
+        # its own stdin/stdout/stderr; without fork, the plain module.
+        program = self._bin / "transcript-cli"
+        if self._launch.forks:
+            target = f"-S {Path(__file__).with_name('cli_shim.py')}"
+        else:
+            target = "-m transcript_cli"
+        program.write_text(f'#!/bin/sh\nexec {sys.executable} {target} "$@"\n', "utf-8")
+        program.chmod(0o755)
         return self
+
+    def shell_env(self, env: dict[str, str]) -> dict[str, str]:
+        """`env` for a shell whose command lines run `transcript-cli` (see tests/cli_shim.py)."""
+        extra = {"PATH": os.pathsep.join([str(self._bin), env.get("PATH", os.defpath)])}
+        if self._launch.socket_path is not None:
+            extra[SOCKET_ENV] = str(self._launch.socket_path)
+        return {**env, **extra}
 
     def __exit__(
         self,
@@ -94,6 +114,7 @@ class ForkServer:
         tb: TracebackType | None,
     ) -> None:
         self._launch.__exit__(exc_type, exc, tb)
+        shutil.rmtree(self._bin, ignore_errors=True)
 
     def start(
         self,

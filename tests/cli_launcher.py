@@ -20,7 +20,9 @@ import json
 import os
 import pkgutil
 import selectors
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -110,6 +112,9 @@ class Launcher:
         self._next_key = 0
         self._reader: threading.Thread | None = None
         self._log: IO[str] | None = None
+        self._folder: Path | None = None
+        # Where `tests/cli_shim.py` asks for a CLI on its own stdin/stdout/stderr (pipelines).
+        self.socket_path: Path | None = None
 
     def __enter__(self) -> Launcher:
         if hasattr(os, "fork"):
@@ -117,8 +122,10 @@ class Launcher:
             # colour, width) matches a plain `python -m transcript_cli`. Its stderr goes to a file:
             # a terminal there would turn colour on.
             self._log = tempfile.TemporaryFile("w+")
+            self._folder = Path(tempfile.mkdtemp(prefix="cli_launcher-"))
+            self.socket_path = self._folder / "socket"
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.cli_launcher"],
+                [sys.executable, "-m", "tests.cli_launcher", str(self.socket_path)],
                 cwd=REPO,
                 env=Cli(REPO, None).env,
                 stdin=subprocess.PIPE,
@@ -150,6 +157,8 @@ class Launcher:
             self._proc.stdout.close()
         if self._log is not None:
             self._log.close()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     @property
     def forks(self) -> bool:
@@ -261,24 +270,26 @@ class Launcher:
 # --- server side: `python -m tests.cli_launcher` ---
 
 
-def _become_cli(request: dict[str, Any], server_fds: tuple[int, ...]) -> None:
-    """In the forked child: set up this run's process state, run the entry point, exit."""
+def _become_cli(
+    request: dict[str, Any], server_fds: list[int], given: list[int] | None = None
+) -> None:
+    """In the forked child: set up this run's process state, run the entry point, exit.
+
+    `given`: stdin, stdout and stderr handed over by a shim (its pipes), else the request's paths.
+    """
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in server_fds:
             os.close(fd)
-        source = os.open(request.get("stdin", os.devnull), os.O_RDONLY | os.O_NOCTTY)
-        os.dup2(source, 0)
-        os.close(source)
-        for fd, path in ((1, request["out"]), (2, request["err"])):
-            flags = os.O_WRONLY | os.O_NOCTTY
-            if not path.startswith("/dev/"):
-                flags |= os.O_CREAT | os.O_TRUNC
-            target = os.open(path, flags, 0o600)
-            os.dup2(target, fd)
-            os.close(target)
+        if given is not None:
+            for fd, source in enumerate(given):
+                os.dup2(source, fd)
+            for source in set(given) - {0, 1, 2}:
+                os.close(source)
+        else:
+            _open_stdio(request)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -309,7 +320,20 @@ def _become_cli(request: dict[str, Any], server_fds: tuple[int, ...]) -> None:
             os._exit(code)
 
 
-def serve() -> None:
+def _open_stdio(request: dict[str, Any]) -> None:
+    source = os.open(request.get("stdin", os.devnull), os.O_RDONLY | os.O_NOCTTY)
+    os.dup2(source, 0)
+    os.close(source)
+    for fd, path in ((1, request["out"]), (2, request["err"])):
+        flags = os.O_WRONLY | os.O_NOCTTY
+        if not path.startswith("/dev/"):
+            flags |= os.O_CREAT | os.O_TRUNC
+        target = os.open(path, flags, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+
+
+def serve(socket_path: str | None = None) -> None:
     """Reads one JSON request per line; answers `{key, pid}`, then `{key, returncode}` at exit."""
     import transcript_cli
 
@@ -328,9 +352,39 @@ def serve() -> None:
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
+    listener: socket.socket | None = None
+    if socket_path is not None:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(socket_path)
+        listener.listen(16)
+        selector.register(listener, selectors.EVENT_READ)
     running: dict[int, int] = {}  # pid -> key; only this loop reaps, so a pid here is ours
+    shims: dict[int, socket.socket] = {}  # pid -> the shim that asked for it, told its end
     pending = b""
     open_input = True
+
+    def server_fds() -> list[int]:
+        fds = [wake_r, wake_w, *(c.fileno() for c in shims.values())]
+        return fds + ([listener.fileno()] if listener is not None else [])
+
+    def start_for_shim() -> None:
+        assert listener is not None
+        conn, _ = listener.accept()
+        data, given, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        if len(given) != 3:
+            for fd in given:
+                os.close(fd)
+            conn.close()
+            return
+        request = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            _become_cli(request, [*server_fds(), conn.fileno()], given)
+        for fd in given:
+            os.close(fd)
+        running[pid] = -1
+        shims[pid] = conn
+        conn.send(json.dumps({"pid": pid}).encode())
 
     def answer(payload: dict[str, Any]) -> None:
         data = (json.dumps(payload) + "\n").encode()
@@ -342,6 +396,9 @@ def serve() -> None:
             if key_.fd == wake_r:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
+                continue
+            if listener is not None and key_.fd == listener.fileno():
+                start_for_shim()
                 continue
             chunk = os.read(0, 65536)
             if not chunk:  # the client is gone: nobody will wait for what still runs
@@ -361,7 +418,7 @@ def serve() -> None:
                     continue
                 pid = os.fork()
                 if pid == 0:
-                    _become_cli(request, (wake_r, wake_w))
+                    _become_cli(request, server_fds())
                 running[pid] = request["key"]
                 answer({"key": request["key"], "pid": pid})
         while running:
@@ -372,9 +429,17 @@ def serve() -> None:
             if not pid:
                 break
             key = running.pop(pid, None)
-            if key is not None:
-                answer({"key": key, "returncode": os.waitstatus_to_exitcode(status)})
+            code = os.waitstatus_to_exitcode(status)
+            if pid in shims:
+                conn = shims.pop(pid)
+                with contextlib.suppress(OSError):  # the shim may be gone (its pipeline killed)
+                    conn.send(json.dumps({"returncode": code}).encode())
+                conn.close()
+            elif key is not None:
+                answer({"key": key, "returncode": code})
+    if listener is not None:
+        listener.close()
 
 
 if __name__ == "__main__":
-    serve()
+    serve(sys.argv[1] if len(sys.argv) > 1 else None)

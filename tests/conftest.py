@@ -85,6 +85,8 @@ class Runner(Protocol):
         stderr: Path | None = None,
     ) -> Started: ...
 
+    def shell_env(self, env: dict[str, str]) -> dict[str, str]: ...
+
 
 class Cli:
     """Runs the real CLI in a subprocess, sandboxed to a temp folder and the fake API.
@@ -162,6 +164,16 @@ class Cli:
         if stdin is not None or stdout is not None or stderr is not None:
             raise NotImplementedError("terminals need a runner")
         return self.start_fresh(*args, env=env)
+
+    def shell_env(self) -> dict[str, str]:
+        """The environment for a shell whose command lines run `transcript-cli` (a pipeline).
+
+        With a runner, `transcript-cli` there is a shim that has the CLI forked warm on the
+        shim's own stdin, stdout and stderr (tests/cli_shim.py); else `python -m transcript_cli`.
+        """
+        if self.runner is None:
+            raise NotImplementedError("shell pipelines need a runner")
+        return self.runner.shell_env(self.env)
 
     def on_a_terminal(self, term: str = "xterm") -> Cli:
         """This CLI with a terminal's environment for its runs: TERM set, NO_COLOR unset."""

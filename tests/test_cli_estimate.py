@@ -135,10 +135,10 @@ def test_a_piped_transcript_is_estimated_like_its_file(cli: Cli, fake_api: FakeA
     talk = write_transcript(cli.workdir / "talk.txt", 60)
     as_file = _document(cli, "estimate", str(talk), "--chunk-chars", CHUNK)
     piped = subprocess.run(
-        cli.command("estimate", "-", "--out", "-", "--chunk-chars", CHUNK, "--json"),
+        ["sh", "-c", f"transcript-cli estimate - --out - --chunk-chars {CHUNK} --json"],
         input=talk.read_bytes(),
         cwd=cli.workdir,
-        env={**cli.env, "TRANSCRIPT_CLI_STATE_DIR": str(cli.state_dir)},
+        env=cli.shell_env(),
         capture_output=True,
         timeout=60,
     )

@@ -8,7 +8,6 @@ import re
 import signal
 import stat
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import Cli, Result, Running, wait_for, write_transcript
@@ -17,7 +16,9 @@ from tests.test_cli_run import expected_output
 from tests.test_cli_signals import CHUNK_CHARS, chunk_texts, hold_reply
 from tests.test_cli_terminal import on_terminal
 
-CLI = f"{sys.executable} -m transcript_cli"
+# The CLI as a shell line names it: Cli.shell_env puts a warm-forking shim of that name first
+# on PATH (tests/cli_shim.py), so each pipeline runs the real CLI without two seconds of start-up.
+CLI = "transcript-cli"
 FLAGS = f"--chunk-chars {CHUNK_CHARS} -j 1"
 
 
@@ -26,7 +27,7 @@ def shell(cli: Cli, line: str, timeout: float = 60) -> Result:
     done = subprocess.run(
         ["sh", "-c", line],
         cwd=cli.workdir,
-        env=cli.env,
+        env=cli.shell_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -115,7 +116,7 @@ def test_ctrl_c_in_a_pipeline_then_resume_after_the_pipe_is_gone(
     proc = subprocess.Popen(
         ["sh", "-c", line],
         cwd=cli.workdir,
-        env=cli.env,
+        env=cli.shell_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -125,7 +126,8 @@ def test_ctrl_c_in_a_pipeline_then_resume_after_the_pipe_is_gone(
     try:
         with Running(proc) as run:
             wait_for(lambda: chunks[3] in fake_api.transcripts())
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole pipeline
+            # What Ctrl-C does: the whole pipeline (the shim passes it on to the CLI).
+            os.killpg(proc.pid, signal.SIGINT)
             wait_for(lambda: "Pausing" in run.stderr)
             release.set()
             assert run.finish() == 0, run.stderr
