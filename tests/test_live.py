@@ -4,6 +4,9 @@ recovery, stalls."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,18 +14,28 @@ import pytest
 
 from tests.conftest import write_transcript
 from tests.fakes import ScriptedProvider
+from transcript_cli import bookkeeper as bookkeeper_module
 from transcript_cli import checkpoint
 from transcript_cli.bookkeeper import Bookkeeper
 from transcript_cli.chunk_results import ResultStore
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.control import Control
 from transcript_cli.errors import InputChangedError, Paused
-from transcript_cli.events import ChunkFinished, Event, EventSink, Stalled, ignore_events
+from transcript_cli.events import (
+    ChunkFinished,
+    ChunkStarted,
+    Event,
+    EventSink,
+    Stalled,
+    ignore_events,
+)
 from transcript_cli.job import JobStore, new_state, plan_inputs
 from transcript_cli.live import LiveScheduler
+from transcript_cli.providers.base import ChunkRequest
 from transcript_cli.retry import RetryPolicy
 from transcript_cli.sources import Source, load_source
 from transcript_cli.state import JobState, Options, Settings
+from transcript_cli.work import ChunkOutcome, PauseInterrupt, Reply, WorkItem
 
 SETTINGS = Settings(
     provider="scripted",
@@ -235,3 +248,158 @@ def test_resume_refuses_chunks_cut_differently_than_the_finished_ones(
     with store.locked("job"):
         run_live(store, checkpoint.load(store.job_dir("job")), ScriptedProvider(), resumed=True)
     assert (tmp_path / "out" / "part0.md").exists()
+
+
+@contextmanager
+def _book(tmp_path: Path, events: list[Event], sentences: int = 30) -> Iterator[Bookkeeper]:
+    """A bookkeeper for one new job of one input, with the job's lock held."""
+    store, inputs = _setup(tmp_path, files=1, sentences=sentences)
+    state = new_state("job", SETTINGS, OPTIONS, plan_inputs(inputs, SETTINGS, tmp_path / "out"))
+    with store.locked("job"):
+        store.save(state)
+        yield Bookkeeper(store, state, provider_name="scripted", on_event=events.append)
+
+
+def _answered(work: WorkItem) -> ChunkOutcome:
+    text = work.request.source.upper()
+    reply = Reply(text, 10, 5, "scripted-1", "end_turn", pieces=1, warning=None)
+    return ChunkOutcome(work, 0, reply=reply)
+
+
+def test_chunks_that_finish_together_share_one_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group commit: each result is stored first, so one checkpoint after them loses nothing."""
+    events: list[Event] = []
+    saves: list[JobState] = []
+    real_save = JobStore.save
+
+    def counting_save(self: JobStore, state: JobState) -> None:
+        saves.append(checkpoint.from_dict(checkpoint.to_dict(state), Path("copy")))
+        real_save(self, state)
+
+    with _book(tmp_path, events, sentences=90) as book:
+        monkeypatch.setattr(JobStore, "save", counting_save)
+        work = list(book.pending())[:5]
+        assert len(book.state.inputs[0].done) + len(work) < book.state.inputs[0].chunk_count
+        outcomes = [book.store_result(_answered(w)) for w in work]
+        # Stored before they are counted: a kill now costs nothing, the next run adopts them.
+        assert book.results.stored_indices(0) == {w.chunk_index for w in work}
+        assert book.settle_all(outcomes) is None
+        # Outcomes that land nothing (a pause cut them short) write no checkpoint.
+        assert book.settle_all([ChunkOutcome(work[0], 0, error=PauseInterrupt())]) is None
+    assert len(saves) == 1
+    assert set(saves[0].inputs[0].done) == {w.chunk_index for w in work}
+    finished = [e for e in events if isinstance(e, ChunkFinished)]
+    assert [e.job_done for e in finished] == [1, 2, 3, 4, 5]
+
+
+def test_progress_is_told_only_once_a_checkpoint_counts_the_chunk(tmp_path: Path) -> None:
+    """At -j 8, every ChunkFinished: the checkpoint on disk already counts it, its result stored."""
+    store, inputs = _setup(tmp_path, files=2, sentences=60)
+    job_dir = store.job_dir("job")
+    late: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkFinished):
+            state = checkpoint.load(job_dir)
+            index = next(n for n, i in enumerate(state.inputs) if Path(i.path).name == event.file)
+            if event.chunk_index not in state.inputs[index].done or state.chunks_done < (
+                event.job_done
+            ):
+                late.append(f"{event.file} chunk {event.chunk_index}")
+
+    provider = ScriptedProvider(jitter=0.02, seed=5)
+    _run(store, inputs, tmp_path / "out", provider, concurrency=8, on_event=on_event)
+    assert late == []
+    assert provider.max_in_flight > 1
+
+
+def test_an_output_is_written_only_once_a_checkpoint_counts_all_its_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else a kill right after writing it would leave an output that resume refuses as a
+    stranger's ("appeared after the job started"): the last chunks' checkpoint may be deferred."""
+    out = tmp_path / "out" / "part0.md"
+    job_dir = tmp_path / "state" / "job"
+    seen_when_written: list[JobState] = []
+    real_write = bookkeeper_module.atomic_write
+
+    def spying_write(path: Path, data: object, mode: int = 0o600) -> None:
+        if path == out:
+            seen_when_written.append(checkpoint.load(job_dir))
+        real_write(path, data, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bookkeeper_module, "atomic_write", spying_write)
+    with _book(tmp_path, [], sentences=12) as book:
+        work = list(book.pending())
+        assert len(work) > 1
+        assert book.settle_all(book.store_result(_answered(w)) for w in work) is None
+    assert out.exists()
+    [state] = seen_when_written
+    assert len(state.inputs[0].done) == state.inputs[0].chunk_count
+
+
+def test_after_an_abort_no_reply_is_stored_once_the_run_has_returned(tmp_path: Path) -> None:
+    """A second Ctrl-C abandons the chunks in flight; their workers store nothing afterwards
+    (the job's lock is gone by then, and another process may own the job)."""
+    store, inputs = _setup(tmp_path, files=1, sentences=60)
+    gate = threading.Event()
+    provider = ScriptedProvider(gate=gate)
+    control = Control()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ChunkStarted):
+            control.abort.set()
+
+    with pytest.raises(Paused):
+        _run(
+            store,
+            inputs,
+            tmp_path / "out",
+            provider,
+            concurrency=4,
+            control=control,
+            on_event=on_event,
+        )
+    assert provider.in_flight > 0
+    gate.set()  # the abandoned requests now come back
+    for _ in range(200):
+        if provider.in_flight == 0:
+            break
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.1)  # time for a worker to store what it got
+    assert ResultStore(store.job_dir("job")).stored_indices(0) == set()
+    assert checkpoint.load(store.job_dir("job")).status == "paused"
+
+
+def test_the_next_chunk_is_sent_while_the_last_ones_checkpoint_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stores its chunk's result before it reports, so the slot is refilled before the
+    bookkeeping: no request waits for a checkpoint, and a kill still costs only what is in flight.
+    """
+    store, inputs = _setup(tmp_path, files=1, sentences=60)
+    job_dir = store.job_dir("job")
+    results = ResultStore(job_dir)
+    real_save = JobStore.save
+
+    def slow_save(self: JobStore, state: JobState) -> None:
+        time.sleep(0.05)  # a slow disk: the window in which the next request should go out
+        real_save(self, state)
+
+    monkeypatch.setattr(JobStore, "save", slow_save)
+    ahead: list[bool] = []
+    unstored: list[int] = []
+
+    def script(request: ChunkRequest, number: int) -> None:
+        if number:  # every earlier reply is stored; is the last one counted yet?
+            if len(results.stored_indices(0)) < number:
+                unstored.append(number)
+            ahead.append(len(checkpoint.load(job_dir).inputs[0].done) < number)
+
+    _run(store, inputs, tmp_path / "out", ScriptedProvider(script))
+    assert unstored == []
+    assert len(ahead) > 4
+    # Settling first (as before) would count the last chunk before every request: never ahead.
+    assert sum(ahead) >= len(ahead) // 2

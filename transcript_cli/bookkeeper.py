@@ -2,9 +2,10 @@
 
 It stores each chunk's result, counts tokens and cost, checkpoints after every chunk, writes an
 output once its file is complete, and adopts results a crash left stored but uncounted. A
-scheduler (live.py: worker threads; later the batch one) decides what to send and when, and
-hands back ChunkOutcomes; only the thread that calls `run` touches state, so every write is
-ordered and a crash at any instant leaves a loadable state.
+scheduler (live.py: worker threads; batch.py) decides what to send and when, and hands back
+ChunkOutcomes; only the thread that calls `run` touches state, so every write is ordered and a
+crash at any instant leaves a loadable state. The one exception is a chunk's own result file,
+which a worker may store before handing the outcome back (`store_result`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -43,12 +44,13 @@ from transcript_cli.failures import Scope, SuspiciousReply, scope_of
 from transcript_cli.fidelity import Fidelity
 from transcript_cli.job import JobStore
 from transcript_cli.outputs import output_bytes
-from transcript_cli.pricing import batch_price, cost_usd, price_for
+from transcript_cli.pricing import batch_price, price_for
 from transcript_cli.prompts import PromptTemplate
 from transcript_cli.reply_archive import ReplyArchive
+from transcript_cli.result_writer import ResultWriter
 from transcript_cli.sources import Source, load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
-from transcript_cli.work import Billed, ChunkOutcome, PauseInterrupt, WorkItem, build_request
+from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
 
 
 class Scheduler(Protocol):
@@ -85,10 +87,19 @@ class Bookkeeper:
         self.batch_price = batch_price(self.price)
         limit = state.options.max_cost
         self.budget = None if limit is None else Budget(state.settings, limit)
+        self.writer = ResultWriter(
+            self.results,
+            settings_hash=self.settings_hash,
+            provider_name=provider_name,
+            price=self.price,
+            batch_price=self.batch_price,
+        )
         self._emit_lock = threading.Lock()
         self._on_event = on_event
         self._mark = clock()
         self._deferred = False
+        self._unsaved = False  # a deferred checkpoint is owed
+        self._held: list[Event] | None = None  # progress told once a checkpoint counts it
 
     def _spent(self) -> float | None:
         return None if self.state.cost_unknown_chunks else self.state.cost_usd
@@ -132,6 +143,9 @@ class Bookkeeper:
             with contextlib.suppress(StorageError):
                 self.checkpoint()
             raise
+        finally:
+            # Workers a pause, an abort or an error left behind store nothing more.
+            self.writer.close()
         if failure is not None:
             self.state.status = "failed"
             self.checkpoint()
@@ -259,6 +273,30 @@ class Bookkeeper:
 
     # --- settling what a scheduler got back ---
 
+    def store_result(self, outcome: ChunkOutcome) -> ChunkOutcome:
+        """Store a finished chunk's result on the calling (worker) thread; see result_writer.py."""
+        return self.writer.store(outcome)
+
+    def settle_all(self, outcomes: Iterable[ChunkOutcome]) -> ProviderError | None:
+        """Settle chunks that finished together under one checkpoint (a group commit).
+
+        Their results are stored first (`store_result`), so a kill before that checkpoint loses
+        none: the next run adopts them. Their progress is told once a checkpoint counts them.
+        Returns the first error that ends the job.
+        """
+        failure = None
+        self._deferred, self._held = True, []
+        try:
+            for outcome in outcomes:
+                found = self.settle(outcome)
+                failure = failure or found
+            self._deferred = False
+            if self._unsaved:
+                self.checkpoint()
+        finally:
+            self._deferred, self._held = False, None
+        return failure
+
     def settle(self, outcome: ChunkOutcome) -> ProviderError | None:
         """Land a finished chunk or file its failure; returns an error that ends the job."""
         self.state.retry_count += outcome.retries
@@ -270,7 +308,7 @@ class Bookkeeper:
         # Replies billed on the way to this failure are spent all the same; the checkpoint that
         # settles the failure (or the pause) saves them, so each is counted once.
         if outcome.discarded:
-            self._count_spend(*self._billed(outcome.discarded))
+            self._count_spend(*self.writer.billed(outcome.discarded))
         error = outcome.error
         if isinstance(error, PauseInterrupt):
             return None
@@ -292,28 +330,11 @@ class Bookkeeper:
         reply = outcome.reply
         assert reply is not None
         work = outcome.item
-        # The result carries all the chunk was billed, replies discarded on the way included, so
-        # adopting it after a crash counts that spend too, and only once.
-        kept = Billed(reply.input_tokens, reply.output_tokens, batch=outcome.batch)
-        input_tokens, output_tokens, cost = self._billed((kept, *outcome.discarded))
-        result = ChunkResult(
-            input_index=work.input_index,
-            chunk_index=work.chunk_index,
-            source_sha256=work.source_sha256,
-            settings_hash=self.settings_hash,
-            text=reply.text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost_usd=cost,
-            model=reply.model,
-            provider=self.provider_name,
-            retries=outcome.retries,
-            stop_reason=reply.stop_reason,
-            pieces=reply.pieces,
-            warning=reply.warning,
-        )
+        result = outcome.stored
+        if result is None:
+            result = self.writer.result_of(outcome)
+            self.results.put(result)
         item = self.state.inputs[work.input_index]
-        self.results.put(result)
         self._count(item, result)
         if outcome.retries or reply.warning or work.chunk_index in item.notes:
             self._note(
@@ -321,8 +342,8 @@ class Bookkeeper:
             )
         self._chunk_checkpoint()
         if reply.warning:
-            self.emit(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
-        self.emit(
+            self._tell(ChunkWarning(work.file_name, work.chunk_index, reply.warning))
+        self._tell(
             ChunkFinished(
                 file=work.file_name,
                 chunk_index=work.chunk_index,
@@ -379,14 +400,27 @@ class Bookkeeper:
             self.checkpoint()
 
     def _chunk_checkpoint(self) -> None:
-        if not self._deferred:
+        if self._deferred:
+            self._unsaved = True
+        else:
             self.checkpoint()
+
+    def _tell(self, event: Event) -> None:
+        """Progress of a landed chunk: told now, or held until a checkpoint counts it."""
+        if self._held is None:
+            self.emit(event)
+        else:
+            self._held.append(event)
 
     def checkpoint(self) -> None:
         now = self.clock()
         self.state.active_seconds += now - self._mark
         self._mark = now
         self.store.save(self.state)
+        self._unsaved = False
+        held, self._held = self._held, [] if self._held is not None else None
+        for event in held or ():
+            self.emit(event)
 
     def record_error(self, exc: Exception, kind: str, item: WorkItem | None = None) -> None:
         message = getattr(exc, "message", str(exc))
@@ -399,7 +433,13 @@ class Bookkeeper:
         )
 
     def write_output(self, index: int, item: InputState) -> None:
-        """Assemble one output from stored results in chunk order, streamed, atomically."""
+        """Assemble one output from stored results in chunk order, streamed, atomically.
+
+        Only once a checkpoint counts all its chunks: a resume that finds the file then knows it
+        as the job's own (output_guard), even if a deferred checkpoint was still owed.
+        """
+        if self._unsaved:
+            self.checkpoint()
         target = Path(item.output)
         ensure_dir(target.parent)
         atomic_write(target, output_bytes(self.state, index, item, self.results), mode=0o644)
@@ -432,18 +472,6 @@ class Bookkeeper:
     def _count(self, item: InputState, result: ChunkResult) -> None:
         item.done.add(result.chunk_index)
         self._count_spend(result.input_tokens, result.output_tokens, result.cost_usd)
-
-    def _billed(self, billed: tuple[Billed, ...]) -> tuple[int, int, float | None]:
-        """Tokens in and out and their cost (None: a price is unknown), each at its price."""
-        input_tokens = output_tokens = 0
-        cost: float | None = 0.0
-        for part in billed:
-            input_tokens += part.input_tokens
-            output_tokens += part.output_tokens
-            price = self.batch_price if part.batch else self.price
-            part_cost = cost_usd(price, part.input_tokens, part.output_tokens)
-            cost = None if cost is None or part_cost is None else cost + part_cost
-        return input_tokens, output_tokens, cost
 
     def _count_spend(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
         self.state.input_tokens += input_tokens

@@ -1,16 +1,18 @@
 """The live scheduler: chunks go out as Messages API calls on worker threads, paced together.
 
 It keeps up to `concurrency` chunks in flight (worker.py does one chunk: pacing slot, retries,
-splitting, checks) and hands each outcome to the bookkeeper as it finishes. Workers never touch
-state; this loop runs on the bookkeeper's thread. It also says so when nothing comes back for
-longer than a request may take.
+splitting, checks). A worker stores its chunk's result file itself, then this loop, on the
+bookkeeper's thread, settles the chunks that finished together under one checkpoint: at -j 64
+the per-chunk fsyncs no longer queue on one thread. Workers touch no other state. It also says
+so when nothing comes back for longer than a request may take.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 
 from transcript_cli.bookkeeper import Bookkeeper
 from transcript_cli.errors import ProviderError
@@ -72,54 +74,46 @@ class LiveScheduler:
             verbatim=book.template.verbatim,
         )
         self._last_sign_of_life = self.clock()
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="chunk")
-        in_flight: dict[Future[ChunkOutcome], WorkItem] = {}
-        work = book.pending()
+
+        def answer(item: WorkItem) -> ChunkOutcome:
+            return book.store_result(worker.run(item))
+
+        flight = _Flight(book, answer, self.concurrency)
         failure: ProviderError | None = None
-        exhausted = False
-        held: WorkItem | None = None  # a chunk --max-cost did not let start yet
         pause_told = False
         try:
             while True:
                 stopping = failure is not None or control.pause.is_set()
-                # Finished chunks are settled before new ones start, so at any instant at most
-                # `concurrency` chunks are paid for and not yet stored: what kill -9 can cost.
-                while not stopping and not exhausted and len(in_flight) < self.concurrency:
-                    nxt = held or next(work, None)
-                    held = None
-                    if nxt is None:
-                        exhausted = True
-                        break
-                    if not book.admit(nxt):
-                        # Over --max-cost for now: the chunks in flight may cost less than
-                        # their estimates. With none left in flight, the budget is reached.
-                        held, exhausted = nxt, not in_flight
-                        break
-                    in_flight[pool.submit(worker.run, nxt)] = nxt
-                    total = book.state.inputs[nxt.input_index].chunk_count
-                    book.emit(ChunkStarted(nxt.file_name, nxt.chunk_index, total))
+                if not stopping:
+                    flight.fill()
                 if stopping and not pause_told and failure is None:
                     pause_told = True
-                    book.emit(PauseStarted(in_flight=len(in_flight)))
-                if not in_flight:
+                    book.emit(PauseStarted(in_flight=len(flight.in_flight)))
+                if not flight.in_flight:
                     break
-                finished, _ = wait(in_flight, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+                finished = flight.collect(_POLL_SECONDS)
                 if control.abort.is_set():
                     # Abandon what is in flight: it is redone on resume; state is consistent.
                     book.stop_paused()
                 if not finished:
-                    self._watch_for_stall(book, len(in_flight))
+                    self._watch_for_stall(book, len(flight.in_flight))
                     continue
                 self._last_sign_of_life = self.clock()
-                for future in finished:
-                    del in_flight[future]
-                    found = book.settle(future.result())
-                    if found is not None and failure is None:
-                        failure = found
-                        # Workers waiting for a pacing slot or a retry must not send more.
-                        control.pause.set()
+                if (
+                    book.budget is None  # --max-cost admits a chunk only on settled costs
+                    and not control.pause.is_set()
+                    and all(future.exception() is None for future in finished)
+                ):
+                    # Their results are stored: the next chunks start before the bookkeeping,
+                    # so no slot waits for a checkpoint to be written.
+                    flight.fill()
+                found = book.settle_all(future.result() for future in finished)
+                if found is not None and failure is None:
+                    failure = found
+                    # Workers waiting for a pacing slot or a retry must not send more.
+                    control.pause.set()
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            flight.pool.shutdown(wait=False, cancel_futures=True)
         return failure
 
     def _watch_for_stall(self, book: Bookkeeper, in_flight: int) -> None:
@@ -136,3 +130,61 @@ class LiveScheduler:
         else:
             reason = f"{self.pacer.in_flight} request(s) sent and not answered"
         book.emit(Stalled(seconds=quiet, in_flight=in_flight, reason=reason))
+
+
+class _Flight:
+    """The chunks in flight, the work still to start, and the queue finished ones report to.
+
+    At any instant at most `concurrency` chunks are in flight, and a worker stores its chunk's
+    result before it reports: a kill -9 costs at most the chunks in flight.
+    """
+
+    def __init__(
+        self, book: Bookkeeper, answer: Callable[[WorkItem], ChunkOutcome], concurrency: int
+    ) -> None:
+        self.book = book
+        self.answer = answer
+        self.concurrency = concurrency
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="chunk")
+        self.in_flight: dict[Future[ChunkOutcome], WorkItem] = {}
+        # Each future puts itself here as it finishes: one queue instead of `wait` on all of
+        # them (which locks and unlocks every future in flight on each call; 64 at -j 64).
+        self.finished: SimpleQueue[Future[ChunkOutcome]] = SimpleQueue()
+        self.work = book.pending()
+        self.exhausted = False
+        self.held: WorkItem | None = None  # a chunk --max-cost did not let start yet
+
+    def fill(self) -> None:
+        """Start chunks until `concurrency` are in flight, the work runs out or --max-cost waits."""
+        book = self.book
+        while not self.exhausted and len(self.in_flight) < self.concurrency:
+            nxt = self.held or next(self.work, None)
+            self.held = None
+            if nxt is None:
+                self.exhausted = True
+                return
+            if not book.admit(nxt):
+                # Over --max-cost for now: the chunks in flight may cost less than their
+                # estimates. With none left in flight, the budget is reached.
+                self.held, self.exhausted = nxt, not self.in_flight
+                return
+            future = self.pool.submit(self.answer, nxt)
+            self.in_flight[future] = nxt
+            future.add_done_callback(self.finished.put)
+            total = book.state.inputs[nxt.input_index].chunk_count
+            book.emit(ChunkStarted(nxt.file_name, nxt.chunk_index, total))
+
+    def collect(self, timeout: float) -> list[Future[ChunkOutcome]]:
+        """The chunks that finished: waits up to `timeout` for one, then takes all that are done."""
+        try:
+            done = [self.finished.get(timeout=timeout)]
+        except Empty:
+            return []
+        while True:
+            try:
+                done.append(self.finished.get_nowait())
+            except Empty:
+                break
+        for future in done:
+            del self.in_flight[future]
+        return done

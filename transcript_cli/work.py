@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from transcript_cli.chunk_results import ChunkResult
 from transcript_cli.chunking import Chunk
 from transcript_cli.fidelity import Fidelity
 from transcript_cli.prompts import PromptTemplate, render_user_message
@@ -72,6 +73,7 @@ class ChunkOutcome:
     last_retry_error: str | None = None
     batch: bool = False  # answered through Message Batches: billed at batch prices
     discarded: tuple[Billed, ...] = ()  # billed replies not used (see Billed)
+    stored: ChunkResult | None = None  # the reply's result, already stored by its worker thread
 
 
 def build_request(

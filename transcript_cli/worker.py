@@ -1,7 +1,8 @@
 """One chunk's trip through the API, on a worker thread: pacing, retries, splitting, checks.
 
-Workers never touch the checkpoint or the result store: they hand a `ChunkOutcome` back to the
-live scheduler's thread, where the bookkeeper does every write in order.
+A worker never touches the checkpoint: it hands a `ChunkOutcome` back to the live scheduler,
+which has the bookkeeper store the chunk's result file on the same thread (result_writer.py) and
+do every other write in order on its own.
 """
 
 from __future__ import annotations
