@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import Cli
+from tests.conftest import Cli, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from transcript_cli.sources import load_source
 from transcript_cli.timing import stamp
@@ -70,6 +70,30 @@ def test_timestamps_start_each_paragraph_with_its_first_words_source_time(
     assert len(paragraphs) == len(firsts) > 3
     for paragraph, cue in zip(paragraphs, firsts, strict=True):
         assert paragraph.startswith(f"{stamp(_cue_start(cue))} [clean] Cue number {cue} ")
+    assert "warning" not in err  # a timed input: nothing to warn about
+
+
+def test_timestamps_on_inputs_without_times_say_so_in_one_line(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    folder = cli.workdir / "in"
+    write_transcript(folder / "notes.txt", 12)
+    code, err = _run(cli, folder / "notes.txt", "--timestamps")
+    assert code == 0, err
+    [line] = [x for x in err.splitlines() if "warning" in x]
+    assert line == "warning: --timestamps: notes.txt has no times to show, so its output has none"
+    text = (cli.workdir / "cleaned" / "notes.md").read_text(encoding="utf-8")
+    assert "[00:" not in text and "[clean] Sentence number 0" in text
+
+    # A folder: one line for all the untimed inputs; the timed one is not named.
+    write_transcript(folder / "more.txt", 12, start=100)
+    _talk(cli).rename(folder / "talk.vtt")
+    result = cli("run", str(folder), "--timestamps", "--name", "folder", "--out", "all")
+    assert result.returncode == 0, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if "warning" in x]
+    assert line.startswith("warning: --timestamps: 2 inputs have no times to show")
+    assert line.endswith(": more.txt, notes.txt") and "talk.vtt" not in line
+    assert (cli.workdir / "all" / "talk.md").read_text(encoding="utf-8").startswith("[00:00:05]")
 
 
 def test_json_paragraphs_carry_source_start_and_end(cli: Cli, fake_api: FakeAnthropic) -> None:

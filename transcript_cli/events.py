@@ -34,6 +34,13 @@ class InputSkipped:
 
 
 @dataclass(frozen=True)
+class InputsUntimed:
+    """`--timestamps` was asked for, but these inputs carry no times (plain text, say)."""
+
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ChunkFinished:
     file: str
     chunk_index: int
@@ -155,6 +162,7 @@ Event = (
     JobStarted
     | ChunkStarted
     | InputSkipped
+    | InputsUntimed
     | CheckpointRebuilt
     | ChunkFinished
     | ChunkRetrying

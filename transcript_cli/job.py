@@ -88,18 +88,27 @@ def plan_inputs(inputs: Sequence[Path], settings: Settings, out_dir: Path) -> li
 
     Every unreadable input is named at once (BadInputsError), not just the first.
     """
-    planned, problems = plan_each(inputs, settings, out_dir)
-    if problems:
-        raise BadInputsError(problems)
-    return planned
+    plan = plan_each(inputs, settings, out_dir)
+    if plan.problems:
+        raise BadInputsError(plan.problems)
+    return plan.inputs
 
 
-def plan_each(
-    inputs: Sequence[Path], settings: Settings, out_dir: Path
-) -> tuple[list[InputState], list[InputError]]:
-    """The inputs that read well, planned; and the problem of each one that does not."""
+@dataclass(frozen=True)
+class Plan:
+    """The inputs that read well, planned; the problem of each one that does not; and which
+    planned inputs have no times (so `--timestamps` has nothing to show for them)."""
+
+    inputs: list[InputState]
+    problems: list[InputError]
+    untimed: list[str]
+
+
+def plan_each(inputs: Sequence[Path], settings: Settings, out_dir: Path) -> Plan:
+    """Read and chunk every input, keeping going past the ones that cannot be read."""
     planned = []
     problems = []
+    untimed = []
     for path, target in zip(
         inputs, output_paths(inputs, out_dir, f".{settings.output_format}"), strict=True
     ):
@@ -120,7 +129,9 @@ def plan_each(
                 captions=source.captions,
             )
         )
-    return planned, problems
+        if not source.timed:
+            untimed.append(str(path))
+    return Plan(planned, problems, untimed)
 
 
 def verify_inputs(state: JobState) -> None:

@@ -28,7 +28,13 @@ from transcript_cli.errors import (
     StorageError,
     UsageError,
 )
-from transcript_cli.events import CheckpointRebuilt, EventSink, InputSkipped, ignore_events
+from transcript_cli.events import (
+    CheckpointRebuilt,
+    EventSink,
+    InputSkipped,
+    InputsUntimed,
+    ignore_events,
+)
 from transcript_cli.formats import find_inputs
 from transcript_cli.job import (
     JobStore,
@@ -117,12 +123,15 @@ def start(
     """
     preload(spec.settings.provider)  # the SDK loads while the inputs are read and hashed
     found, problems = find_inputs([Path(p) for p in spec.inputs])
-    planned, unreadable = plan_each(found, spec.settings, spec.out_dir.resolve())
-    skipped = tuple(problems + unreadable)
+    plan = plan_each(found, spec.settings, spec.out_dir.resolve())
+    planned = plan.inputs
+    skipped = tuple(problems + plan.problems)
     if skipped and (not spec.skip_invalid or not planned):
         raise BadInputsError(list(skipped))
     for problem in skipped:
         on_event(InputSkipped(str(problem.path), problem.problem))
+    if spec.settings.timestamps and plan.untimed:
+        on_event(InputsUntimed(tuple(plan.untimed)))  # said, not silently left out
     job_id = resolve_job_id(spec, [Path(p.path) for p in planned])
     check_priced(spec.settings, spec.options)
     provider = providers(spec.settings, spec.options)

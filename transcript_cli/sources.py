@@ -22,6 +22,7 @@ class Source:
     chunks: list[Chunk]
     encoding: str = "utf-8"  # what its bytes were decoded with
     captions: CaptionStyle | None = None  # how its cues show text (caption formats only)
+    timed: bool = False  # every segment has its time in the recording (not plain text)
 
 
 def file_sha256(path: Path) -> str:
@@ -63,4 +64,5 @@ def load_source(
         ) from None
     if not chunks:
         raise InputError(path, "no transcript text found")
-    return Source(path, sha, chunks, transcript.encoding, transcript.captions)
+    timed = all(s.start is not None and s.end is not None for s in transcript.segments)
+    return Source(path, sha, chunks, transcript.encoding, transcript.captions, timed)

@@ -42,6 +42,7 @@ from transcript_cli.events import (
     Event,
     FileWritten,
     InputSkipped,
+    InputsUntimed,
     JobStarted,
     PacingChanged,
     PauseStarted,
@@ -65,6 +66,18 @@ def pacing_line(event: PacingChanged) -> str:
 
 def money(cost: float | None) -> str:
     return "$?" if cost is None else f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def untimed_line(files: tuple[str, ...]) -> str:
+    """One line for every input --timestamps has no times for, however many there are."""
+    names = [Path(f).name for f in files]
+    if len(names) == 1:
+        return f"--timestamps: {names[0]} has no times to show, so its output has none"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"--timestamps: {len(names)} inputs have no times to show, so their outputs have "
+        f"none: {shown}"
+    )
 
 
 def _where(file: str, chunk_index: int) -> str:
@@ -195,6 +208,8 @@ class ProgressView:
             self._refresh()
         elif isinstance(event, InputSkipped):
             self._line(f"[yellow]skipped {escape(event.file)}: {escape(event.problem)}[/yellow]")
+        elif isinstance(event, InputsUntimed):
+            self._line(f"[yellow]warning: {escape(untimed_line(event.files))}[/yellow]")
         elif isinstance(event, ChunkFinished):
             self._chunk_ended(event.file)
             self.cost = event.job_cost_usd
