@@ -63,7 +63,11 @@ class ScriptedProvider:
         with self.lock:
             return [c.request.source for c in self.calls]
 
-    def complete(self, request: ChunkRequest) -> Completion:
+    def complete(
+        self, request: ChunkRequest, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        if on_send is not None:
+            on_send()
         with self.lock:
             number = len(self.calls)
             self.calls.append(Call(number, request))

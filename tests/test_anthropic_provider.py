@@ -170,3 +170,19 @@ def test_key_echoed_by_the_server_is_redacted(
         provider.complete(REQUEST)
     assert FAKE_KEY not in caught.value.message
     assert "[redacted]" in caught.value.message
+
+
+def test_on_send_is_called_once_as_each_request_leaves(
+    provider: AnthropicProvider, fake_api: FakeAnthropic
+) -> None:
+    fake_api.latency = 0.05
+    calls: list[float] = []
+    provider.complete(REQUEST, on_send=lambda: calls.append(time.monotonic()))
+    (seen,) = fake_api.requests
+    (called,) = calls
+    # After the request was built, before the server saw it: what the pacer spaces from.
+    assert called <= seen.started
+    assert seen.started - called < 0.05
+    # Not called for a request that was not given one (count_tokens, batches, other threads).
+    provider.complete(REQUEST)
+    assert len(calls) == 1

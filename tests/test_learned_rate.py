@@ -92,3 +92,82 @@ def test_never_below_the_floor() -> None:
     learned.started(0.0)
     learned.throttled(1000.0, sent_rate=None)  # 1 in 1,000 s
     assert learned.rate == 0.5
+
+
+def _steady_at(rate: float, policy: LearnedRatePolicy | None = None) -> LearnedRate:
+    """A rate learned from a throttle after a steady `rate` a second got through."""
+    learned = LearnedRate(policy or LearnedRatePolicy(margin=1.0))
+    _succeed_at(learned, [n / rate for n in range(10)])
+    learned.throttled(10 / rate, sent_rate=None)
+    assert learned.phase is Phase.STEADY and learned.rate == pytest.approx(rate)
+    return learned
+
+
+def test_an_isolated_throttle_only_nudges_the_rate() -> None:
+    policy = LearnedRatePolicy(margin=1.0, nudge=0.97, isolated_after=8, increase=0.0)
+    learned = _steady_at(20.0, policy)
+    _succeed_at(learned, [1.0 + n * 0.05 for n in range(8)])  # a run of successes since the cut
+    change = learned.throttled(2.0, sent_rate=20.0)
+    assert change.isolated
+    assert learned.rate == pytest.approx(19.4)
+    # Too few successes since that cut: the next throttle means the pace is too fast.
+    _succeed_at(learned, [3.0, 3.05])
+    change = learned.throttled(3.2, sent_rate=19.4)
+    assert not change.isolated
+    assert learned.rate == pytest.approx(19.4 * policy.decrease)
+
+
+def test_after_a_cut_successes_return_quickly_to_just_under_the_throttled_rate() -> None:
+    policy = LearnedRatePolicy(margin=1.0, decrease=0.8, settle=0.97, recover=0.1, increase=0.0)
+    learned = _steady_at(20.0, policy)
+    learned.throttled(1.0, sent_rate=20.0)  # straight after the cut: not isolated
+    assert learned.rate == pytest.approx(16.0)
+    _succeed_at(learned, [2.0 + n * 0.06 for n in range(30)])  # under two seconds
+    assert learned.rate == pytest.approx(19.4, abs=0.2)
+    _succeed_at(learned, [4.0 + n * 0.06 for n in range(100)])
+    assert learned.rate == pytest.approx(19.4, abs=0.01)  # settled: no higher without `increase`
+
+
+def test_successes_the_pace_did_not_hold_back_do_not_grow_it() -> None:
+    learned = _steady_at(10.0, LearnedRatePolicy(margin=1.0, increase=0.01))
+    for n in range(50):  # too few requests to use the rate: nothing is learned of the server
+        learned.started(2.0 + n * 0.2)
+        learned.succeeded(2.0 + n * 0.2, bound=False)
+    assert learned.rate == pytest.approx(10.0)
+    # While probing, what got through is adopted, but there is no growth past it.
+    probing = LearnedRate(LearnedRatePolicy(min_sample=4))
+    probing.started(0.0)
+    probing.throttled(0.5, sent_rate=None)
+    assert probing.phase is Phase.PROBING and probing.rate == pytest.approx(2.0)
+    for n in range(30):
+        probing.started(1.0 + n * 0.1)
+        probing.succeeded(1.0 + n * 0.1, bound=False)
+    assert probing.rate == pytest.approx(10.0)
+
+
+def test_held_is_true_only_when_the_pace_holds_a_request_back() -> None:
+    learned = _steady_at(10.0)
+    learned.started(5.0)
+    assert learned.held(5.05)  # half an interval early
+    assert not learned.held(5.099)  # about on time
+    assert not LearnedRate().held(5.0)  # unpaced
+
+
+def test_throttles_in_a_row_after_a_cut_say_the_cut_failed() -> None:
+    learned = _steady_at(10.0, LearnedRatePolicy(margin=1.0, failed_after=2))
+    cut = learned.cut_at
+    assert not learned.cut_failed(cut - 0.5)  # sent before the cut: still to be tried
+    assert not learned.cut_failed(cut + 0.1)  # the first of a run
+    learned.succeeded(cut + 0.2)  # a success ends the run
+    assert not learned.cut_failed(cut + 0.3)
+    assert learned.cut_failed(cut + 0.4)  # two in a row: the pace does not prevent them
+    assert not LearnedRate().cut_failed(1.0)  # unpaced: nothing to have failed
+
+
+def test_the_next_start_is_spaced_from_when_the_request_left() -> None:
+    learned = _steady_at(10.0)
+    learned.started(5.0)
+    learned.on_wire(5.03)  # the interpreter was busy: it left 30 ms late
+    assert learned.wait(5.1) == pytest.approx(0.03)
+    learned.on_wire(5.01)  # an earlier time never moves it back
+    assert learned.wait(5.13) == pytest.approx(0.0)

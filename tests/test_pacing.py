@@ -64,12 +64,12 @@ def test_throttle_halves_the_limit_once_per_episode_and_success_grows_it_back() 
     assert pacer.limit == 8.0
 
 
-def test_retry_after_holds_back_every_worker() -> None:
+def test_with_headers_retry_after_holds_back_every_worker() -> None:
     pacer = Pacer(PacingPolicy(max_in_flight=4))
     never = threading.Event()
     first = pacer.acquire(1, never)
     assert first is not None
-    pacer.release(first, throttled=True, retry_after=0.3)
+    pacer.release(first, throttled=True, retry_after=0.3, headers=_headers(100, 0))
     started = time.monotonic()
     second = pacer.acquire(1, never)
     assert second is not None
@@ -130,12 +130,9 @@ def _headers(limit: int, remaining: int) -> dict[str, str]:
     }
 
 
-def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_rate() -> None:
-    clock = Clock()
-    changes: list[PacingChanged] = []
-    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+def _learn_twenty_a_second(pacer: Pacer, clock: Clock) -> None:
+    """A steady 20 a second gets through, then one is throttled: the rate is learned."""
     never = threading.Event()
-    # A steady 20 a second gets through, then one is throttled with retry-after 1.
     for _ in range(8):
         ticket = pacer.acquire(1, never)
         assert ticket is not None
@@ -144,17 +141,113 @@ def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_r
     throttled = pacer.acquire(1, never)
     assert throttled is not None
     pacer.release(throttled, throttled=True, retry_after=1.0)
+
+
+def test_without_headers_a_throttle_holds_back_only_its_own_request() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+    _learn_twenty_a_second(pacer, clock)
     assert len(changes) == 1
     change = changes[0]
-    assert change.phase == "steady" and change.pause_seconds == 1.0
+    # The learned pace governs; a whole-second retry-after must not stop every worker.
+    assert change.phase == "steady" and change.pause_seconds == 0.0
     assert change.achieved == pytest.approx(20.0)
     rate = pacer.learned.rate
     assert rate is not None and rate < 20.0
+    assert pacer.paused_until <= clock.now
+    clock.now += 1.0 / rate
+    assert pacer.acquire(1, _cancel_after(0.1)) is not None  # the others go on at the pace
+    assert pacer.acquire(1, _cancel_after(0.1)) is None  # one at a time
+
+
+def test_an_isolated_throttle_nudges_the_pace_and_keeps_the_in_flight_limit() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+    _learn_twenty_a_second(pacer, clock)
+    limit, rate = pacer.limit, pacer.learned.rate
+    assert rate is not None
+    never = threading.Event()
+    for _ in range(10):  # a run of successes at the learned pace
+        clock.now += 1.0 / rate
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None
+        pacer.release(ticket)
+    clock.now += 1.0 / rate
+    ticket = pacer.acquire(1, never)
+    assert ticket is not None and ticket.rate is not None
+    pacer.release(ticket, throttled=True, retry_after=1.0)
+    assert changes[-1].pause_seconds == 0.0
+    assert pacer.learned.rate == pytest.approx(ticket.rate * pacer.policy.learn.nudge)
+    assert pacer.limit >= limit
+
+
+def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_rate() -> None:
+    clock = Clock()
+    changes: list[PacingChanged] = []
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
+    _learn_twenty_a_second(pacer, clock)
+    never = threading.Event()
+    # Requests sent at the cut pace are throttled twice in a row, with no success between:
+    # the pace does not help (a quota spent, say), so every worker waits the retry-after.
+    for _ in range(2):
+        rate = pacer.learned.rate
+        assert rate is not None
+        clock.now += 1.0 / rate
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None
+        pacer.release(ticket, throttled=True, retry_after=1.0)
+    assert changes[-1].pause_seconds == 1.0
+    rate = pacer.learned.rate
+    assert rate is not None
     assert pacer.acquire(1, _cancel_after(0.1)) is None  # paused
     clock.now += 1.0
-    assert pacer.acquire(1, _cancel_after(0.1)) is not None  # the first waiter goes
+    first = pacer.acquire(1, _cancel_after(0.1))
+    assert first is not None  # the first waiter goes
+    pacer.release(first)  # (it is answered: only the pace can hold the next one back)
     assert pacer.acquire(1, _cancel_after(0.1)) is None  # the next waits its turn
-    clock.now += 1.0 / rate
+    clock.now += 1.0 / rate + 1e-9
+    assert pacer.acquire(1, _cancel_after(0.5)) is not None
+
+
+def test_only_requests_the_pace_held_back_make_it_grow() -> None:
+    clock = Clock()
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock)
+    _learn_twenty_a_second(pacer, clock)
+    rate = pacer.learned.rate
+    assert rate is not None
+    never = threading.Event()
+    for _ in range(20):  # one request at a time, far slower than the pace: learns nothing
+        clock.now += 1.0
+        ticket = pacer.acquire(1, never)
+        assert ticket is not None and not ticket.bound
+        pacer.release(ticket)
+    assert pacer.learned.rate == pytest.approx(rate)
+    # One that had to wait for its slot was held back by the pace.
+    clock.now += 1.0
+    ticket = pacer.acquire(1, never)
+    assert ticket is not None
+    pacer.release(ticket)
+    clock.now += 0.5 / rate  # its slot is still half an interval away
+    threading.Timer(0.05, lambda: setattr(clock, "now", clock.now + 1.0 / rate)).start()
+    held = pacer.acquire(1, _cancel_after(1.0))
+    assert held is not None and held.bound
+
+
+def test_the_next_start_is_spaced_from_when_a_request_left() -> None:
+    clock = Clock()
+    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock)
+    _learn_twenty_a_second(pacer, clock)
+    rate = pacer.learned.rate
+    assert rate is not None
+    clock.now += 1.0
+    assert pacer.acquire(1, threading.Event()) is not None
+    clock.now += 0.02
+    pacer.on_wire()  # it left 20 ms after it was let go
+    clock.now += 1.0 / rate - 0.01
+    assert pacer.acquire(1, _cancel_after(0.1)) is None  # spaced from the wire, not the start
+    clock.now += 0.011
     assert pacer.acquire(1, _cancel_after(0.5)) is not None
 
 

@@ -151,7 +151,7 @@ class CheckpointRebuilt:
 class PacingChanged:
     """A throttle episode changed how fast requests go (worth showing with -v)."""
 
-    pause_seconds: float  # every request waits this long first
+    pause_seconds: float  # every request waits this long first (0: only the throttled one)
     in_flight_limit: int  # requests allowed in flight from now on
     rate: float | None  # learned requests/s when the server sends no rate-limit headers
     achieved: float | None  # the rate the server was measured to accept, if it could be

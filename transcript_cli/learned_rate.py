@@ -1,18 +1,27 @@
 """The request rate learned from throttles, for servers that do not say their limit.
 
 Gateways and proxies in front of the API often drop the `anthropic-ratelimit-*` headers, send
-only `retry-after`, and enforce their limit with no burst allowance. Then nothing but the 429s
-themselves tells us how fast we may go, so request starts are paced at a learned rate:
+only `retry-after` (in whole seconds), and enforce their limit with no burst allowance. Then
+nothing but the 429s themselves tells us how fast we may go, so request starts are paced at a
+learned rate:
 
 - unpaced until the first throttle (a user with a high limit loses nothing);
 - on the first throttle, the rate is set from what the server actually accepted: the start rate
   of the latest successful requests. If there are too few of them to measure (the job's very
-  first burst), a rough guess is taken and *probed* upwards (doubling every half second) until
-  the next throttle measures it;
-- on every further throttle episode, the rate the throttled request was sent at is cut
-  multiplicatively, and never left above what was actually achieved;
-- every success adds a small constant step (additive increase), so a limit that was raised is
-  found again, slowly enough that probing for it rarely costs a throttle.
+  first burst), a rough guess is taken and *probed* upwards (doubling every `probe_doubling`
+  seconds while the pace is what holds requests back) until the next throttle measures it;
+- a throttle after a run of successes is *isolated*: the pace is about right and jitter on the
+  way to the server brought two requests a little close together. It nudges the rate down;
+- any other throttle (requests still go too fast) cuts the rate it was sent at multiplicatively,
+  never leaving it above what was achieved; successes then bring the rate quickly back to just
+  under the rate that was throttled (`settle`), and past it by a small constant step (additive
+  increase), so a limit that was raised is found again;
+- throttles in a row of requests sent after a cut, with no success between them, mean the cut
+  did not help (a quota spent, not a rate): `cut_failed` tells the pacer to hold every worker
+  back for the `retry-after`.
+
+Growth only happens while the pace is the constraint (`started` says whether it was): a job
+held back by too few workers learns nothing about the server, and must not overshoot later.
 
 `LearnedRate` is plain state behind the pacer's lock: it never sleeps and reads no clock.
 """
@@ -29,10 +38,15 @@ from enum import Enum
 class LearnedRatePolicy:
     """How the rate is learned; plain data, so a test can read what the pacer will do."""
 
-    decrease: float = 0.9  # multiplicative cut on a further throttle episode
-    # Added per success, as a share of the rate set at the last throttle: +5 % per 100 successes.
-    increase: float = 0.0005
-    probe_doubling: float = 0.3  # while probing: the rate doubles every this many seconds
+    decrease: float = 0.9  # multiplicative cut when requests clearly go too fast
+    nudge: float = 0.97  # the cut for an isolated throttle
+    isolated_after: int = 8  # successes since the last cut that make a throttle isolated
+    failed_after: int = 2  # throttles in a row, sent after a cut, that say pacing cannot help
+    settle: float = 0.97  # after a cut, the share of the throttled rate successes return to
+    recover: float = 0.1  # each success closes this share of the gap up to `settle`
+    # Past `settle`: added per success, as a share of the rate set at the last throttle.
+    increase: float = 0.0003
+    probe_doubling: float = 0.2  # while probing: the rate doubles every this many seconds
     sample: int = 6  # the achieved rate is read off the latest successful starts, at most this many
     min_sample: int = 4  # fewer than this is too few to measure
     margin: float = 0.95  # the rate is set to this share of what was achieved
@@ -44,7 +58,7 @@ class Phase(Enum):
 
     UNPACED = "unpaced"  # no throttle yet: starts are not spaced at all
     PROBING = "probing"  # throttled before the rate could be measured: growing until it is
-    STEADY = "steady"  # measured: additive increase, multiplicative decrease
+    STEADY = "steady"  # measured: settle near the limit, nudge on isolated throttles
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class RateChange:
     phase: Phase
     rate: float  # requests per second from now on
     achieved: float | None  # what the server was measured to accept, if it could be
+    isolated: bool = False  # a throttle after a run of successes: only nudged
 
 
 class LearnedRate:
@@ -67,6 +82,9 @@ class LearnedRate:
         self.last_start = -math.inf
         self.first_start: float | None = None
         self.cut_at = -math.inf  # when the rate was last set by a throttle
+        self.ceiling: float | None = None  # the rate that was throttled at the last cut
+        self.since_cut = 0  # successes of requests sent after the last cut
+        self.streak = 0  # throttles in a row of requests sent after a cut
         self._successes: deque[float] = deque(maxlen=self.policy.sample)
 
     def wait(self, now: float) -> float:
@@ -75,11 +93,23 @@ class LearnedRate:
             return 0.0
         return max(0.0, self.last_start + 1.0 / self.rate - now)
 
+    def held(self, now: float) -> bool:
+        """Whether a request arriving now is held back by the pace (not just about on time)."""
+        return self.rate is not None and self.wait(now) > 0.2 / self.rate
+
     def started(self, now: float) -> None:
         """A request starts now."""
         if self.first_start is None:
             self.first_start = now
         self.last_start = now
+
+    def on_wire(self, now: float) -> None:
+        """A request's bytes are leaving now: the next start is spaced from here.
+
+        A request that was slow to leave (the interpreter busy elsewhere) would otherwise let
+        the next one reach a no-burst limit too soon after it.
+        """
+        self.last_start = max(self.last_start, now)
 
     def achieved(self) -> float | None:
         """Requests per second the server accepted lately, read off successful start times."""
@@ -90,15 +120,31 @@ class LearnedRate:
             return None
         return (len(self._successes) - 1) / span
 
-    def succeeded(self, sent_at: float) -> None:
-        """A request sent at `sent_at` succeeded: remember it, and creep up."""
+    def cut_failed(self, sent_at: float) -> bool:
+        """Count a throttle; True when it ends a run of them that the pace did not prevent."""
+        if self.rate is None or sent_at <= self.cut_at:
+            return False  # unpaced, or sent before the last cut: the cut is still to be tried
+        self.streak += 1
+        return self.streak >= self.policy.failed_after
+
+    def succeeded(self, sent_at: float, bound: bool = True) -> None:
+        """A request sent at `sent_at` succeeded: remember it, and speed up if the pace held it."""
+        self.streak = 0
         if sent_at > self.cut_at:  # one sent at the old rate says nothing of the new one
             self._successes.append(sent_at)
+            self.since_cut += 1
         if self.rate is None:
+            return
+        policy = self.policy
+        if not bound:
+            if self.phase is Phase.PROBING:  # too few requests to probe, but these got through
+                self.rate = max(self.rate, self.achieved() or 0.0)
             return
         if self.phase is Phase.PROBING:
             # `rate` successes a second, each growing it by this much: x2 per probe_doubling.
-            self.rate *= 2.0 ** (1.0 / (self.rate * self.policy.probe_doubling))
+            self.rate *= 2.0 ** (1.0 / (self.rate * policy.probe_doubling))
+        elif self.ceiling is not None and self.rate < self.ceiling * policy.settle:
+            self.rate += max(self.step, (self.ceiling * policy.settle - self.rate) * policy.recover)
         else:
             self.rate += self.step
 
@@ -109,6 +155,7 @@ class LearnedRate:
         """
         policy = self.policy
         achieved = self.achieved()
+        isolated = False
         if self.rate is None or sent_rate is None:
             if achieved is not None:
                 target = achieved * policy.margin
@@ -118,16 +165,22 @@ class LearnedRate:
                 elapsed = now - (self.first_start if self.first_start is not None else now)
                 target = max(1, len(self._successes)) / max(elapsed, 1e-3)
                 self.phase = Phase.PROBING
+        elif self.phase is Phase.STEADY and self.since_cut >= policy.isolated_after:
+            isolated = True
+            target = sent_rate * policy.nudge
+            self.ceiling = sent_rate
         else:
             # Requests sent since went faster still (the rate kept growing): cut what failed.
             target = sent_rate * policy.decrease
             if achieved is not None and self.phase is Phase.STEADY:
                 # Fewer were sent than the rate allowed (too few requests in flight, say).
                 target = min(target, achieved * policy.margin)
+            self.ceiling = sent_rate
             self.phase = Phase.STEADY
         self.rate = max(policy.floor, target)
         self.step = self.rate * policy.increase
         self.cut_at = now
+        self.since_cut = 0
         # What was accepted before this throttle says nothing about the rate from now on.
         self._successes.clear()
-        return RateChange(self.phase, self.rate, achieved)
+        return RateChange(self.phase, self.rate, achieved, isolated)

@@ -3,7 +3,8 @@
 Four mechanisms, each small:
 - an adaptive in-flight limit (additive increase, multiplicative decrease on 429/529), so a long
   job settles just under the account's limit instead of hammering it;
-- a global pause: a 429/529 with `retry-after` holds back every worker, not just the one hit;
+- a global pause: a 429/529 with `retry-after` holds back every worker, not just the one hit
+  (without rate-limit headers, only when the learned pace did not help: see learned_rate.py);
 - token buckets: the user's `--rpm` / `--tpm` caps, and the account's own limits as the
   `anthropic-ratelimit-*` response headers describe them (limit, remaining, reset);
 - without those headers, a rate learned from the throttles themselves (learned_rate.py) spaces
@@ -48,6 +49,7 @@ class Ticket:
     sent_at: float
     tokens: int
     rate: float | None = None  # the learned rate it was paced at, if any
+    bound: bool = False  # the learned rate held it back: its success says the pace may grow
 
 
 class TokenBucket:
@@ -159,10 +161,12 @@ class Pacer:
         """
         turn = threading.Event()
         with self._cond:
-            if not self._line and not cancel.is_set():
-                now = self.clock()
-                if self._wait_needed(tokens, now) == 0.0:
-                    return self._take(tokens, now)  # nobody waiting, nothing to wait for
+            now = self.clock()
+            # Held back by the learned pace (or a line it paces): only then does a success
+            # say the pace could be faster.
+            bound = bool(self._line) or self.learned.held(now)
+            if not self._line and not cancel.is_set() and self._wait_needed(tokens, now) == 0.0:
+                return self._take(tokens, now, bound)  # nobody waiting, nothing to wait for
             self._line.append(turn)
             self._line[0].set()
         try:
@@ -173,7 +177,7 @@ class Pacer:
                     now = self.clock()
                     wait = self._wait_needed(tokens, now)
                     if wait == 0.0:
-                        return self._take(tokens, now)
+                        return self._take(tokens, now, bound)
                     self._cond.wait(_POLL if wait is None else min(wait, _POLL))
             return None
         finally:
@@ -182,14 +186,19 @@ class Pacer:
                 if self._line:
                     self._line[0].set()
 
-    def _take(self, tokens: int, now: float) -> Ticket:
+    def _take(self, tokens: int, now: float, bound: bool = False) -> Ticket:
         amounts = self._amounts(tokens)
         for buckets in (self._caps, self._server):
             for name, bucket in buckets.items():
                 bucket.take(amounts[name], now)
         self.in_flight += 1
         self.learned.started(now)
-        return Ticket(sent_at=now, tokens=tokens, rate=self.learned.rate)
+        return Ticket(sent_at=now, tokens=tokens, rate=self.learned.rate, bound=bound)
+
+    def on_wire(self) -> None:
+        """The request just acquired is leaving now (called by the provider as it sends)."""
+        with self._cond:
+            self.learned.on_wire(self.clock())
 
     def release(
         self,
@@ -213,7 +222,7 @@ class Pacer:
                 change = self._throttled(ticket, retry_after, now)
             else:
                 self.limit = min(float(self.policy.max_in_flight), self.limit + 1.0 / self.limit)
-                self.learned.succeeded(ticket.sent_at)
+                self.learned.succeeded(ticket.sent_at, ticket.bound)
             self._cond.notify_all()
         if change is not None and self.on_change is not None:
             self.on_change(change)  # outside the lock: rendering must not hold up the workers
@@ -221,20 +230,33 @@ class Pacer:
     def _throttled(
         self, ticket: Ticket, retry_after: float | None, now: float
     ) -> PacingChanged | None:
-        """Pause everyone; the first throttle of an episode also slows the pace down."""
+        """Slow the pace down once per episode; pause everyone when pacing cannot help.
+
+        The throttled request itself always waits its `retry-after` (the retry policy sees to
+        it). The other workers wait too when the server's headers pace us, or when the learned
+        rate's last cut did not help; otherwise they go on at the cut rate, because a gateway's
+        whole-second `retry-after` (rounded up from 50 ms) would stop the job for a second at
+        every throttle of a pace that is only a little fast.
+        """
         self.throttles += 1
         pause = self.policy.throttle_pause if retry_after is None else retry_after
-        self.paused_until = max(self.paused_until, now + pause)
+        if self._server or self.learned.cut_failed(ticket.sent_at):
+            self.paused_until = max(self.paused_until, now + pause)
+        else:
+            pause = 0.0
         # Requests sent before the last decrease saw the old pace: one cut per episode.
         if ticket.sent_at <= self._last_decrease:
             return None
         self._last_decrease = now
-        self.limit = max(float(self.policy.min_in_flight), self.limit * self.policy.decrease)
         rate = achieved = None
         phase = "headers"
+        isolated = False
         if not self._server:
             learned = self.learned.throttled(now, ticket.rate)
             rate, achieved, phase = learned.rate, learned.achieved, learned.phase.value
+            isolated = learned.isolated
+        if not isolated:  # an isolated throttle: the pace was nearly right, the load is fine
+            self.limit = max(float(self.policy.min_in_flight), self.limit * self.policy.decrease)
         return PacingChanged(
             pause_seconds=pause,
             in_flight_limit=max(self.policy.min_in_flight, math.floor(self.limit)),

@@ -208,7 +208,7 @@ class ChunkWorker:
         if ticket is None:
             raise PauseInterrupt
         try:
-            completion = self.provider.complete(request)
+            completion = self.provider.complete(request, on_send=self.pacer.on_wire)
         except TransientProviderError as exc:
             self.pacer.release(
                 ticket,

@@ -54,10 +54,15 @@ _FILES_WIDTH = 32
 
 def pacing_line(event: PacingChanged) -> str:
     """A throttle episode's decision, for -v."""
-    text = f"pacing: throttled, every request waits {event.pause_seconds:.1f}s"
+    if event.pause_seconds > 0:
+        text = f"pacing: throttled, every request waits {event.pause_seconds:.1f}s"
+        then = ", then starts"
+    else:
+        text = "pacing: throttled, that request waits its retry-after"
+        then = "; the others start"
     if event.rate is not None:
         how = "probing upwards" if event.phase == "probing" else "learned"
-        text += f", then starts {event.rate:.2f} requests/s ({how}"
+        text += f"{then} {event.rate:.2f} requests/s ({how}"
         if event.achieved is not None:
             text += f"; {event.achieved:.2f}/s got through"
         text += ")"

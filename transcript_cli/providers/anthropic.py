@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anthropic
@@ -65,8 +66,16 @@ class AnthropicProvider:
     ) -> None:
         self.model = model
         self._timeout = timeout
+        self._sending = threading.local()  # this thread's on_send, while it sends
         try:
-            client = anthropic.Anthropic(base_url=base_url, max_retries=0, timeout=timeout)
+            client = anthropic.Anthropic(
+                base_url=base_url,
+                max_retries=0,
+                timeout=timeout,
+                http_client=anthropic.DefaultHttpxClient(
+                    event_hooks={"request": [self._on_request]}
+                ),
+            )
         except anthropic.AnthropicError as exc:  # e.g. a broken credentials profile
             raise MissingApiKeyError(f"cannot configure the Anthropic client: {exc}") from exc
         if not (client.api_key or client.auth_token or client.credentials):
@@ -92,14 +101,25 @@ class AnthropicProvider:
 
         return AnthropicBatches(self)
 
-    def complete(self, request: ChunkRequest) -> Completion:
+    def _on_request(self, request: object) -> None:
+        """The HTTP client's hook, run just before a request's bytes go out."""
+        on_send = getattr(self._sending, "on_send", None)
+        if on_send is not None:
+            on_send()
+
+    def complete(
+        self, request: ChunkRequest, on_send: Callable[[], None] | None = None
+    ) -> Completion:
         """One Messages API call; raises only our ProviderError subclasses."""
+        self._sending.on_send = on_send
         try:
             raw = self.client.messages.with_raw_response.create(
                 **self.params(request), timeout=self._timeout
             )
         except anthropic.APIError as exc:
             raise self.convert(exc) from None
+        finally:
+            self._sending.on_send = None
         try:
             return self._completion(raw)
         except anthropic.APIError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,7 +52,11 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def complete(self, request: ChunkRequest) -> Completion: ...
+    def complete(
+        self, request: ChunkRequest, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        """Send one request; `on_send` is called as its bytes leave (the pacer spaces from it)."""
+        ...
 
     def close(self) -> None:
         """Release connections; called once the job stops using the provider."""

@@ -11,7 +11,7 @@ reads as English (`looks_english`); other languages get whitespace, speaker turn
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from transcript_cli.providers.base import ChunkRequest, Completion
 from transcript_cli.scripts import join_text
@@ -184,7 +184,11 @@ class OfflineProvider:
     def close(self) -> None:
         """Nothing to release."""
 
-    def complete(self, request: ChunkRequest) -> Completion:
+    def complete(
+        self, request: ChunkRequest, on_send: Callable[[], None] | None = None
+    ) -> Completion:
+        if on_send is not None:
+            on_send()
         text = clean_text(request.source, continues=request.opens.maybe_mid_sentence)
         return Completion(
             text=text or request.source.strip(),
