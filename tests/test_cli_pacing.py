@@ -64,7 +64,7 @@ def test_a_no_burst_limit_without_headers_completes_and_429s_use_no_attempts(
     assert status["retries"] == len(throttled)
 
 
-def test_a_throttled_request_waits_its_retry_after_while_the_others_go_on_paced(
+def test_throttles_honour_retry_after_and_once_paced_hold_only_their_own_request(
     cli: Cli, fake_api: FakeAnthropic
 ) -> None:
     src = _job(cli, 150)  # 17 chunks
@@ -73,8 +73,6 @@ def test_a_throttled_request_waits_its_retry_after_while_the_others_go_on_paced(
     code, err = _run(cli, src, "--concurrency", "8", "-v")
     assert code == 0, err
     assert _output(cli) == expected_output(src, CHUNK)
-    # Told with -v: no global pause, the others go on at the learned pace.
-    assert "pacing: throttled, that request waits its retry-after; the others start " in err
     sent = sorted(
         (r for r in fake_api.requests if r.path.endswith("/messages")), key=lambda r: r.started
     )
@@ -86,14 +84,25 @@ def test_a_throttled_request_waits_its_retry_after_while_the_others_go_on_paced(
         if r.status == 429:
             later = [t for t in attempts[r.transcript] if t > r.started]
             assert later and later[0] - r.finished >= 1.0, "sent again before its retry-after"
-    # The workers that were not throttled did not stop for that second...
+    # The unpaced first burst: nothing was paced yet, so everyone waits the retry-after (less
+    # the 429's way back to the client: a request may leave before it arrives)...
+    assert "pacing: throttled, every request waits 1.0s, then starts " in err  # told with -v
     first_429 = min(r.finished for r in sent if r.status == 429)
-    assert any(first_429 < r.started < first_429 + 0.9 for r in sent)
-    # ...and when the throttled ones come back, they go at the learned rate, not as a burst.
+    early = [r.started - first_429 for r in sent if first_429 + 0.3 < r.started < first_429 + 0.9]
+    assert not early, f"requests sent {early} s after the first 429 (retry-after 1 s)"
+    # ...then they are released at the learned rate, not all at once as a burst would be.
     after = [r.started for r in sent if r.started > first_429 + 0.9]
     assert after
     bunched = [b - a for a, b in itertools.pairwise(after) if b - a < 0.02]
     assert len(bunched) <= 1, f"{len(bunched)} requests started within 20 ms of another"
+    # Probing for the rate meets the limit again: those throttles hold only their own request.
+    assert "pacing: throttled, that request waits its retry-after; the others start " in err
+    paced = [r for r in sent if r.status == 429 and r.started > first_429 + 0.9]
+    assert paced
+    for r in paced:
+        going_on = [o for o in sent if r.finished < o.started < r.finished + 0.9]
+        if any(o.started > r.finished + 0.3 for o in sent):  # (unless the job was ending)
+            assert going_on, "every worker stopped for a paced throttle's retry-after"
 
 
 def test_529s_past_max_retries_still_complete(cli: Cli, fake_api: FakeAnthropic) -> None:

@@ -131,7 +131,10 @@ def _headers(limit: int, remaining: int) -> dict[str, str]:
 
 
 def _learn_twenty_a_second(pacer: Pacer, clock: Clock) -> None:
-    """A steady 20 a second gets through, then one is throttled: the rate is learned."""
+    """A steady 20 a second gets through, then one is throttled: the rate is learned.
+
+    Nothing was paced yet, so every worker waits the retry-after; the clock is moved past it.
+    """
     never = threading.Event()
     for _ in range(8):
         ticket = pacer.acquire(1, never)
@@ -141,22 +144,30 @@ def _learn_twenty_a_second(pacer: Pacer, clock: Clock) -> None:
     throttled = pacer.acquire(1, never)
     assert throttled is not None
     pacer.release(throttled, throttled=True, retry_after=1.0)
+    assert pacer.paused_until == pytest.approx(clock.now + 1.0)
+    clock.now += 1.0
 
 
-def test_without_headers_a_throttle_holds_back_only_its_own_request() -> None:
+def test_without_headers_a_paced_throttle_holds_back_only_its_own_request() -> None:
     clock = Clock()
     changes: list[PacingChanged] = []
     pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
     _learn_twenty_a_second(pacer, clock)
-    assert len(changes) == 1
-    change = changes[0]
-    # The learned pace governs; a whole-second retry-after must not stop every worker.
-    assert change.phase == "steady" and change.pause_seconds == 0.0
-    assert change.achieved == pytest.approx(20.0)
+    (first,) = changes
+    assert first.phase == "steady" and first.pause_seconds == 1.0  # the unpaced first burst
+    assert first.achieved == pytest.approx(20.0)
     rate = pacer.learned.rate
     assert rate is not None and rate < 20.0
+    never = threading.Event()
+    ticket = pacer.acquire(1, never)  # sent at the learned pace, and throttled
+    assert ticket is not None and ticket.rate == rate
+    pacer.release(ticket, throttled=True, retry_after=1.0)
+    # The pace governs now; a whole-second retry-after must not stop every worker.
+    assert changes[-1].pause_seconds == 0.0
     assert pacer.paused_until <= clock.now
-    clock.now += 1.0 / rate
+    rate = pacer.learned.rate
+    assert rate is not None
+    clock.now += 1.0 / rate + 1e-9
     assert pacer.acquire(1, _cancel_after(0.1)) is not None  # the others go on at the pace
     assert pacer.acquire(1, _cancel_after(0.1)) is None  # one at a time
 
@@ -189,6 +200,9 @@ def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_r
     pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock, on_change=changes.append)
     _learn_twenty_a_second(pacer, clock)
     never = threading.Event()
+    ticket = pacer.acquire(1, never)  # the pace works for a while
+    assert ticket is not None
+    pacer.release(ticket)
     # Requests sent at the cut pace are throttled twice in a row, with no success between:
     # the pace does not help (a quota spent, say), so every worker waits the retry-after.
     for _ in range(2):

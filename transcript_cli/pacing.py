@@ -233,14 +233,16 @@ class Pacer:
         """Slow the pace down once per episode; pause everyone when pacing cannot help.
 
         The throttled request itself always waits its `retry-after` (the retry policy sees to
-        it). The other workers wait too when the server's headers pace us, or when the learned
-        rate's last cut did not help; otherwise they go on at the cut rate, because a gateway's
-        whole-second `retry-after` (rounded up from 50 ms) would stop the job for a second at
-        every throttle of a pace that is only a little fast.
+        it). The other workers wait too when the server's headers pace us, when nothing was
+        paced yet (the first burst), or when the learned rate's last cut did not help; otherwise
+        they go on at the cut rate, because a gateway's whole-second `retry-after` (rounded up
+        from 50 ms) would stop the job for a second at every throttle of a pace that is only a
+        little fast.
         """
         self.throttles += 1
         pause = self.policy.throttle_pause if retry_after is None else retry_after
-        if self._server or self.learned.cut_failed(ticket.sent_at):
+        failed = self.learned.cut_failed(ticket.sent_at)
+        if self._server or ticket.rate is None or failed:
             self.paused_until = max(self.paused_until, now + pause)
         else:
             pause = 0.0
