@@ -371,12 +371,15 @@ def serve(socket_path: str | None = None) -> None:
         assert listener is not None
         conn, _ = listener.accept()
         data, given, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        if len(given) != 3:
+        try:
+            request = json.loads(data)
+        except ValueError:
+            request = None
+        if request is None or len(given) != 3:  # a shim that died before it asked
             for fd in given:
                 os.close(fd)
             conn.close()
             return
-        request = json.loads(data)
         pid = os.fork()
         if pid == 0:
             _become_cli(request, [*server_fds(), conn.fileno()], given)

@@ -24,6 +24,7 @@ from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_run import expected_output
 from transcript_cli import checkpoint
 from transcript_cli.chunking import split_chunks
+from transcript_cli.errors import CheckpointError
 from transcript_cli.formats import read_transcript
 from transcript_cli.job import LOCK_NAME
 from transcript_cli.state import JobState
@@ -48,6 +49,14 @@ def output_of(cli: Cli, src: Path) -> bytes:
 def saved_state(cli: Cli, job_id: str) -> JobState:
     """The job's checkpoint as the CLI left it (read directly: cheaper than `status`)."""
     return checkpoint.load(cli.state_dir / job_id)
+
+
+def _done(cli: Cli, job_id: str) -> int:
+    """Chunks the job's checkpoint counts as done (0 before it exists)."""
+    try:
+        return saved_state(cli, job_id).chunks_done
+    except CheckpointError:  # not written yet
+        return 0
 
 
 def hold_reply(api: FakeAnthropic, transcript: str) -> threading.Event:
@@ -232,7 +241,9 @@ def test_kill_9_loses_at_most_the_chunk_in_flight(cli: Cli, fake_api: FakeAnthro
     chunks = chunk_texts(src)
     fake_api.latency = 0.1
     with Running(cli.start("run", str(src), *FLAGS, "--name", "talk")) as run:
-        wait_for(lambda: len(fake_api.transcripts()) >= 4)
+        # Killed with chunk 4 in flight and 3 landed: the request goes out while the chunk
+        # before it is still being stored, so wait for the checkpoint to say so too.
+        wait_for(lambda: len(fake_api.transcripts()) >= 4 and _done(cli, "talk") >= 3)
         run.proc.kill()
         assert run.finish() == -signal.SIGKILL
     fake_api.latency = 0
