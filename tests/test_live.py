@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +16,7 @@ from tests.conftest import write_transcript
 from tests.fakes import ScriptedProvider
 from transcript_cli import bookkeeper as bookkeeper_module
 from transcript_cli import checkpoint
-from transcript_cli.bookkeeper import Bookkeeper
+from transcript_cli.bookkeeper import CHECKPOINT_INTERVAL, Bookkeeper
 from transcript_cli.chunk_results import ResultStore
 from transcript_cli.chunkset import ChunkSet
 from transcript_cli.control import Control
@@ -251,13 +251,20 @@ def test_resume_refuses_chunks_cut_differently_than_the_finished_ones(
 
 
 @contextmanager
-def _book(tmp_path: Path, events: list[Event], sentences: int = 30) -> Iterator[Bookkeeper]:
+def _book(
+    tmp_path: Path,
+    events: list[Event],
+    sentences: int = 30,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Bookkeeper]:
     """A bookkeeper for one new job of one input, with the job's lock held."""
     store, inputs = _setup(tmp_path, files=1, sentences=sentences)
     state = new_state("job", SETTINGS, OPTIONS, plan_inputs(inputs, SETTINGS, tmp_path / "out"))
     with store.locked("job"):
         store.save(state)
-        yield Bookkeeper(store, state, provider_name="scripted", on_event=events.append)
+        yield Bookkeeper(
+            store, state, provider_name="scripted", on_event=events.append, clock=clock
+        )
 
 
 def _answered(work: WorkItem) -> ChunkOutcome:
@@ -403,3 +410,46 @@ def test_the_next_chunk_is_sent_while_the_last_ones_checkpoint_is_written(
     assert len(ahead) > 4
     # Settling first (as before) would count the last chunk before every request: never ahead.
     assert sum(ahead) >= len(ahead) // 2
+
+
+def test_with_others_in_flight_a_checkpoint_waits_for_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At -j 64 chunks finish a few at a time: within CHECKPOINT_INTERVAL of the last checkpoint
+    they wait for the next one (their results are stored; progress waits with them)."""
+    now = [1000.0]
+    events: list[Event] = []
+    saves: list[float] = []
+    real_save = JobStore.save
+
+    def counting_save(self: JobStore, state: JobState) -> None:
+        saves.append(now[0])
+        real_save(self, state)
+
+    def told() -> int:
+        return sum(isinstance(e, ChunkFinished) for e in events)
+
+    with _book(tmp_path, events, sentences=90, clock=lambda: now[0]) as book:
+        monkeypatch.setattr(JobStore, "save", counting_save)
+        work = [book.store_result(_answered(w)) for w in list(book.pending())[:6]]
+        book.settle_all(work[:1], more_coming=True)
+        assert (len(saves), told()) == (1, 1)  # the first in a while is written at once
+        now[0] += CHECKPOINT_INTERVAL / 5
+        book.settle_all(work[1:3], more_coming=True)
+        assert (len(saves), told()) == (1, 1)  # owed, and its progress held
+        assert set(checkpoint.load(book.job_dir).inputs[0].done) == {0}
+        now[0] += CHECKPOINT_INTERVAL
+        book.settle_all(work[3:4], more_coming=True)
+        assert (len(saves), told()) == (2, 4)  # the interval passed: all three counted
+        assert set(checkpoint.load(book.job_dir).inputs[0].done) == {0, 1, 2, 3}
+        now[0] += CHECKPOINT_INTERVAL / 5
+        book.settle_all(work[4:5], more_coming=False)
+        assert (len(saves), told()) == (3, 5)  # nothing else in flight: written at once
+        now[0] += CHECKPOINT_INTERVAL / 5
+        book.settle_all(work[5:6], more_coming=True)
+        assert (len(saves), told()) == (3, 5)
+        book.flush()  # the scheduler found nothing else coming back
+        assert (len(saves), told()) == (4, 6)
+        book.flush()
+        assert len(saves) == 4  # nothing owed, nothing written
+    assert [e.job_done for e in events if isinstance(e, ChunkFinished)] == [1, 2, 3, 4, 5, 6]

@@ -11,6 +11,7 @@ which a worker may store before handing the outcome back (`store_result`).
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +52,11 @@ from transcript_cli.result_writer import ResultWriter
 from transcript_cli.sources import Source, load_source
 from transcript_cli.state import ChunkNote, ErrorRecord, InputState, JobState, utc_now
 from transcript_cli.work import ChunkOutcome, PauseInterrupt, WorkItem, build_request
+
+# While other chunks are in flight, a checkpoint waits this long after the last one for them to
+# share it: at -j 64 one per chunk was a tenth of the job's CPU. Results are stored before they
+# are counted, so nothing a kill could lose waits on it.
+CHECKPOINT_INTERVAL = 0.05
 
 
 class Scheduler(Protocol):
@@ -99,7 +105,9 @@ class Bookkeeper:
         self._mark = clock()
         self._deferred = False
         self._unsaved = False  # a deferred checkpoint is owed
-        self._held: list[Event] | None = None  # progress told once a checkpoint counts it
+        self._grouping = False  # inside settle_all: progress waits for the group's checkpoint
+        self._held: list[Event] = []  # progress told once a checkpoint counts it
+        self._saved_at = -math.inf
 
     def _spent(self) -> float | None:
         return None if self.state.cost_unknown_chunks else self.state.cost_usd
@@ -277,25 +285,34 @@ class Bookkeeper:
         """Store a finished chunk's result on the calling (worker) thread; see result_writer.py."""
         return self.writer.store(outcome)
 
-    def settle_all(self, outcomes: Iterable[ChunkOutcome]) -> ProviderError | None:
+    def settle_all(
+        self, outcomes: Iterable[ChunkOutcome], *, more_coming: bool = False
+    ) -> ProviderError | None:
         """Settle chunks that finished together under one checkpoint (a group commit).
 
         Their results are stored first (`store_result`), so a kill before that checkpoint loses
         none: the next run adopts them. Their progress is told once a checkpoint counts them.
-        Returns the first error that ends the job.
+        `more_coming` (other chunks in flight): within CHECKPOINT_INTERVAL of the last
+        checkpoint, this one waits for the next group or `flush`. Returns the first error that
+        ends the job.
         """
         failure = None
-        self._deferred, self._held = True, []
+        self._deferred = self._grouping = True
         try:
             for outcome in outcomes:
                 found = self.settle(outcome)
                 failure = failure or found
-            self._deferred = False
-            if self._unsaved:
-                self.checkpoint()
         finally:
-            self._deferred, self._held = False, None
+            self._deferred = self._grouping = False
+        recent = self.clock() - self._saved_at < CHECKPOINT_INTERVAL
+        if self._unsaved and not (more_coming and recent):
+            self.checkpoint()
         return failure
+
+    def flush(self) -> None:
+        """Write a checkpoint settle_all left owed (the scheduler calls this when idle)."""
+        if self._unsaved:
+            self.checkpoint()
 
     def settle(self, outcome: ChunkOutcome) -> ProviderError | None:
         """Land a finished chunk or file its failure; returns an error that ends the job."""
@@ -407,19 +424,20 @@ class Bookkeeper:
 
     def _tell(self, event: Event) -> None:
         """Progress of a landed chunk: told now, or held until a checkpoint counts it."""
-        if self._held is None:
-            self.emit(event)
-        else:
+        if self._grouping or self._held:
             self._held.append(event)
+        else:
+            self.emit(event)
 
     def checkpoint(self) -> None:
         now = self.clock()
         self.state.active_seconds += now - self._mark
         self._mark = now
         self.store.save(self.state)
+        self._saved_at = now
         self._unsaved = False
-        held, self._held = self._held, [] if self._held is not None else None
-        for event in held or ():
+        held, self._held = self._held, []
+        for event in held:
             self.emit(event)
 
     def record_error(self, exc: Exception, kind: str, item: WorkItem | None = None) -> None:

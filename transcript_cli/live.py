@@ -96,6 +96,7 @@ class LiveScheduler:
                     # Abandon what is in flight: it is redone on resume; state is consistent.
                     book.stop_paused()
                 if not finished:
+                    book.flush()  # nothing came back for a while: write what is owed
                     self._watch_for_stall(book, len(flight.in_flight))
                     continue
                 self._last_sign_of_life = self.clock()
@@ -107,7 +108,11 @@ class LiveScheduler:
                     # Their results are stored: the next chunks start before the bookkeeping,
                     # so no slot waits for a checkpoint to be written.
                     flight.fill()
-                found = book.settle_all(future.result() for future in finished)
+                found = book.settle_all(
+                    (future.result() for future in finished),
+                    # One chunk at a time gets a checkpoint each: the next request is out already.
+                    more_coming=len(flight.in_flight) > 1,
+                )
                 if found is not None and failure is None:
                     failure = found
                     # Workers waiting for a pacing slot or a retry must not send more.
