@@ -96,6 +96,16 @@ class Bill:
     batch: bool = False  # billed at half price
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog like a real server's.
+
+    The standard library's is 5: a client opening more connections at once (`-j 16`) has the
+    rest of its SYNs dropped and resent a second later, which no real API does to it.
+    """
+
+    request_queue_size = 1024
+
+
 class RateLimit:
     """A server-side token bucket like Anthropic's: 429 + retry-after when empty.
 
@@ -191,7 +201,7 @@ class FakeAnthropic:
         self.batches = FakeBatches(
             lambda: self.url, self._batch_answer, delay=batch_delay, seed=seed
         )
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
