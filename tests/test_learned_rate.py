@@ -171,3 +171,16 @@ def test_the_next_start_is_spaced_from_when_the_request_left() -> None:
     assert learned.wait(5.1) == pytest.approx(0.03)
     learned.on_wire(5.01)  # an earlier time never moves it back
     assert learned.wait(5.13) == pytest.approx(0.0)
+
+
+def test_a_probe_that_overshot_is_not_returned_to() -> None:
+    policy = LearnedRatePolicy(decrease=0.9, settle=0.97, recover=0.5, increase=0.0)
+    learned = LearnedRate(policy)
+    learned.started(0.0)
+    learned.throttled(0.1, sent_rate=None)
+    assert learned.phase is Phase.PROBING
+    # The probe's rate grew to 25/s while the 429 of a request sent at 22/s came back.
+    learned.throttled(2.0, sent_rate=22.0)
+    assert learned.phase is Phase.STEADY and learned.rate == pytest.approx(19.8)
+    _succeed_at(learned, [3.0 + n * 0.06 for n in range(50)])
+    assert learned.rate == pytest.approx(19.8)  # no quick return towards 22 x 0.97

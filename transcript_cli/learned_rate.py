@@ -39,13 +39,13 @@ class LearnedRatePolicy:
     """How the rate is learned; plain data, so a test can read what the pacer will do."""
 
     decrease: float = 0.9  # multiplicative cut when requests clearly go too fast
-    nudge: float = 0.97  # the cut for an isolated throttle
+    nudge: float = 0.985  # the cut for an isolated throttle
     isolated_after: int = 8  # successes since the last cut that make a throttle isolated
     failed_after: int = 2  # throttles in a row, sent after a cut, that say pacing cannot help
     settle: float = 0.97  # after a cut, the share of the throttled rate successes return to
     recover: float = 0.1  # each success closes this share of the gap up to `settle`
     # Past `settle`: added per success, as a share of the rate set at the last throttle.
-    increase: float = 0.0003
+    increase: float = 0.00015
     probe_doubling: float = 0.2  # while probing: the rate doubles every this many seconds
     sample: int = 6  # the achieved rate is read off the latest successful starts, at most this many
     min_sample: int = 4  # fewer than this is too few to measure
@@ -175,7 +175,9 @@ class LearnedRate:
             if achieved is not None and self.phase is Phase.STEADY:
                 # Fewer were sent than the rate allowed (too few requests in flight, say).
                 target = min(target, achieved * policy.margin)
-            self.ceiling = sent_rate
+            # A probe overshoots (its rate grew while the 429 was on its way back), so what it
+            # was sent at is no limit to return to; a steady pace's is.
+            self.ceiling = sent_rate if self.phase is Phase.STEADY else None
             self.phase = Phase.STEADY
         self.rate = max(policy.floor, target)
         self.step = self.rate * policy.increase
