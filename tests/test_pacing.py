@@ -225,12 +225,18 @@ def test_without_headers_a_pause_releases_waiters_one_at_a_time_at_the_learned_r
     assert pacer.acquire(1, _cancel_after(0.5)) is not None
 
 
-def test_only_requests_the_pace_held_back_make_it_grow() -> None:
-    clock = Clock()
+def _paced(clock: Clock) -> tuple[Pacer, float]:
+    """A pacer that has learned its rate (and is past the first throttle's pause)."""
     pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock)
     _learn_twenty_a_second(pacer, clock)
     rate = pacer.learned.rate
     assert rate is not None
+    return pacer, rate
+
+
+def test_only_requests_the_pace_held_back_make_it_grow() -> None:
+    clock = Clock()
+    pacer, rate = _paced(clock)
     never = threading.Event()
     for _ in range(20):  # one request at a time, far slower than the pace: learns nothing
         clock.now += 1.0
@@ -251,10 +257,7 @@ def test_only_requests_the_pace_held_back_make_it_grow() -> None:
 
 def test_the_next_start_is_spaced_from_when_a_request_left() -> None:
     clock = Clock()
-    pacer = Pacer(PacingPolicy(max_in_flight=8), clock=clock)
-    _learn_twenty_a_second(pacer, clock)
-    rate = pacer.learned.rate
-    assert rate is not None
+    pacer, rate = _paced(clock)
     clock.now += 1.0
     assert pacer.acquire(1, threading.Event()) is not None
     clock.now += 0.02
