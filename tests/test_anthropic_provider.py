@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -186,3 +188,30 @@ def test_on_send_is_called_once_as_each_request_leaves(
     # Not called for a request that was not given one (count_tokens, batches, other threads).
     provider.complete(REQUEST)
     assert len(calls) == 1
+
+
+def test_worker_threads_share_a_client_a_few_at_a_time_and_close_closes_all(
+    provider: AnthropicProvider, fake_api: FakeAnthropic
+) -> None:
+    from transcript_cli.providers.anthropic import THREADS_PER_CLIENT
+
+    threads = THREADS_PER_CLIENT * 2 + 1
+    used: list[object] = []
+    barrier = threading.Barrier(threads)
+
+    def work() -> None:
+        barrier.wait()
+        assert provider.complete(REQUEST).text == "[clean] hello there"
+        used.append(provider._lane())
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    counts = sorted(Counter(id(client) for client in used).values())
+    assert counts == [1, THREADS_PER_CLIENT, THREADS_PER_CLIENT]  # three pools, not one of 17
+    assert provider.client in used  # the first is the one batches and count_tokens use
+    assert len(fake_api.requests) == threads
+    provider.close()
+    assert all(client.is_closed() for client in provider._lanes)

@@ -23,6 +23,8 @@ from transcript_cli.providers.base import DEFAULT_MODEL, DEFAULT_TIMEOUT, ChunkR
 if TYPE_CHECKING:
     from transcript_cli.providers.anthropic_batches import AnthropicBatches
 
+# Worker threads that share one HTTP client (and its connection pool).
+THREADS_PER_CLIENT = 8
 # Statuses that may clear by waiting; everything else 4xx is the request's or account's fault.
 _TRANSIENT_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # 429s that are spend limits: waiting will not refill the budget.
@@ -66,16 +68,10 @@ class AnthropicProvider:
     ) -> None:
         self.model = model
         self._timeout = timeout
-        self._sending = threading.local()  # this thread's on_send, while it sends
+        self._base_url = base_url
+        self._sending = threading.local()  # this thread's on_send while it sends, and client
         try:
-            client = anthropic.Anthropic(
-                base_url=base_url,
-                max_retries=0,
-                timeout=timeout,
-                http_client=anthropic.DefaultHttpxClient(
-                    event_hooks={"request": [self._on_request]}
-                ),
-            )
+            client = self._new_client()
         except anthropic.AnthropicError as exc:  # e.g. a broken credentials profile
             raise MissingApiKeyError(f"cannot configure the Anthropic client: {exc}") from exc
         if not (client.api_key or client.auth_token or client.credentials):
@@ -85,6 +81,34 @@ class AnthropicProvider:
             )
         self._secret = client.api_key or client.auth_token or ""
         self.client = client
+        self._lanes = [client]
+        self._threads = 0
+        self._lanes_lock = threading.Lock()
+
+    def _new_client(self) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=self._timeout,
+            http_client=anthropic.DefaultHttpxClient(event_hooks={"request": [self._on_request]}),
+        )
+
+    def _lane(self) -> anthropic.Anthropic:
+        """This thread's client: one per few threads.
+
+        A connection pool does work per request in proportion to its connections, under the
+        interpreter lock: at -j 64, one pool of 64 costs more than eight pools of eight.
+        """
+        client: anthropic.Anthropic | None = getattr(self._sending, "client", None)
+        if client is None:
+            with self._lanes_lock:
+                index = self._threads // THREADS_PER_CLIENT
+                self._threads += 1
+                while len(self._lanes) <= index:
+                    self._lanes.append(self._new_client())
+                client = self._lanes[index]
+            self._sending.client = client
+        return client
 
     def params(self, request: ChunkRequest) -> dict[str, Any]:
         """The Messages API parameters for one chunk: the same live and in a batch."""
@@ -113,7 +137,7 @@ class AnthropicProvider:
         """One Messages API call; raises only our ProviderError subclasses."""
         self._sending.on_send = on_send
         try:
-            raw = self.client.messages.with_raw_response.create(
+            raw = self._lane().messages.with_raw_response.create(
                 **self.params(request), timeout=self._timeout
             )
         except anthropic.APIError as exc:
@@ -172,7 +196,8 @@ class AnthropicProvider:
 
     def close(self) -> None:
         """Release pooled connections."""
-        self.client.close()
+        for client in self._lanes:
+            client.close()
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]") if self._secret else text
