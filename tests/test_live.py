@@ -156,19 +156,22 @@ def test_pause_lets_the_chunk_in_flight_finish_and_checkpoints_it(tmp_path: Path
     assert f"Paused at chunk {len(seen) + 1}/" in caught.value.message
 
 
-def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path) -> None:
-    """A crash between storing a result and rewriting the checkpoint loses nothing."""
-    store, inputs = _setup(tmp_path, files=1)
+def _run_until_paused(store: JobStore, inputs: list[Path], out: Path, *, after: int) -> None:
+    """Run the job at -j 1 and pause it once `after` chunks are finished."""
     control = Control()
 
     def on_event(event: Event) -> None:
-        if isinstance(event, ChunkFinished) and event.job_done == 2:
+        if isinstance(event, ChunkFinished) and event.job_done == after:
             control.pause.set()
 
     with pytest.raises(Paused):
-        _run(
-            store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
-        )
+        _run(store, inputs, out, ScriptedProvider(), control=control, on_event=on_event)
+
+
+def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path) -> None:
+    """A crash between storing a result and rewriting the checkpoint loses nothing."""
+    store, inputs = _setup(tmp_path, files=1)
+    _run_until_paused(store, inputs, tmp_path / "out", after=2)
     state = checkpoint.load(store.job_dir("job"))
     # Forget chunk 1 in the checkpoint, as if the process died right after storing its result.
     item = state.inputs[0]
@@ -212,16 +215,7 @@ def test_resume_refuses_chunks_cut_differently_than_the_finished_ones(
 ) -> None:
     """A newer chunker may cut the same input elsewhere: mixing would repeat or lose words."""
     store, inputs = _setup(tmp_path, files=1, sentences=60)
-    control = Control()
-
-    def on_event(event: Event) -> None:
-        if isinstance(event, ChunkFinished) and event.job_done == 3:
-            control.pause.set()
-
-    with pytest.raises(Paused):
-        _run(
-            store, inputs, tmp_path / "out", ScriptedProvider(), control=control, on_event=on_event
-        )
+    _run_until_paused(store, inputs, tmp_path / "out", after=3)
     state = checkpoint.load(store.job_dir("job"))
     done = len(state.inputs[0].done)
 

@@ -150,9 +150,7 @@ class AnthropicProvider:
             raise self.convert(exc) from None
         except (ValueError, TypeError, AttributeError) as exc:
             # A 200 whose body is cut off, not JSON, or not a message: the next try may be fine.
-            raise TransientProviderError(
-                self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
-            ) from None
+            raise self._unreadable(exc) from None
 
     def count_tokens(self, request: ChunkRequest) -> int:
         """Exact input tokens of a request (POST /v1/messages/count_tokens); bills nothing."""
@@ -166,10 +164,14 @@ class AnthropicProvider:
         except anthropic.APIError as exc:
             raise self.convert(exc) from None
         except (ValueError, TypeError, AttributeError) as exc:
-            raise TransientProviderError(
-                self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
-            ) from None
+            raise self._unreadable(exc) from None
         return counted.input_tokens
+
+    def _unreadable(self, exc: Exception) -> TransientProviderError:
+        """A 200 the SDK could not read (cut off, not JSON, not the expected shape)."""
+        return TransientProviderError(
+            self._redact(f"unreadable API response ({type(exc).__name__}: {exc})")
+        )
 
     @classmethod
     def _completion(cls, raw: APIResponse[Message]) -> Completion:
