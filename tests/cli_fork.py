@@ -87,6 +87,11 @@ class ForkServer:
         self._launch = Launcher()
         self._bin = Path(tempfile.mkdtemp(prefix="cli_fork-bin-"))
 
+    @property
+    def launcher(self) -> Launcher:
+        """The launcher that forks its runs, for tests that start children of their own."""
+        return self._launch
+
     def __enter__(self) -> ForkServer:
         self._launch.__enter__()
         # `transcript-cli` for shell command lines: the shim, which has the CLI forked warm on

@@ -161,6 +161,11 @@ class Launcher:
             shutil.rmtree(self._folder, ignore_errors=True)
 
     @property
+    def server_pid(self) -> int | None:
+        """The warm launcher's own pid (None without fork): tests of the launcher stop it."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def forks(self) -> bool:
         """Whether children fork from the warm launcher (else they are plain subprocesses)."""
         return self._proc is not None
@@ -180,6 +185,11 @@ class Launcher:
         (a pty's follower, /dev/pts/N), opened by the child as a terminal is.
         """
         run_env = {**cli.env, **(env or {})}
+        for path in (out, err):
+            # Created here, before the child exists (as `Popen` opens its files first), so they
+            # can be read at once: a child killed before it got to open them wrote "".
+            if not _is_terminal_path(path):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         with self._lock:
             key = self._next_key
             self._next_key += 1
@@ -267,6 +277,11 @@ class Launcher:
         return self._log.read()
 
 
+def _is_terminal_path(path: Path) -> bool:
+    """Whether `path` is a device such as a pty's follower (/dev/pts/N): opened, never created."""
+    return path.parts[:2] == ("/", "dev")
+
+
 # --- server side: `python -m tests.cli_launcher` ---
 
 
@@ -325,9 +340,10 @@ def _open_stdio(request: dict[str, Any]) -> None:
     os.dup2(source, 0)
     os.close(source)
     for fd, path in ((1, request["out"]), (2, request["err"])):
+        # The client created (and emptied) the files; this is only in case they went away since.
         flags = os.O_WRONLY | os.O_NOCTTY
-        if not path.startswith("/dev/"):
-            flags |= os.O_CREAT | os.O_TRUNC
+        if not _is_terminal_path(Path(path)):
+            flags |= os.O_CREAT
         target = os.open(path, flags, 0o600)
         os.dup2(target, fd)
         os.close(target)
