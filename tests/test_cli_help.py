@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
+from transcript_cli.cli.completion import honour_named_shell
 
 
 def complete(cli: Cli, line: str) -> list[str]:
@@ -44,10 +48,35 @@ def test_completion_offers_job_ids(cli: Cli, fake_api: FakeAnthropic) -> None:
     assert complete(cli, f"transcript-cli status --state-dir {other} ") == []
 
 
-def test_completion_script_is_typers(cli: Cli) -> None:
-    result = cli("--show-completion", "bash", env={"SHELL": "/bin/bash"})
-    assert result.returncode == 0
-    assert "_TRANSCRIPT_CLI_COMPLETE=complete_bash" in result.stdout
+def test_completion_script_for_a_named_shell(cli: Cli) -> None:
+    """The named shell's script, whatever shell (or none) runs the CLI: nothing is detected.
+
+    (A bare `--show-completion` detects the shell from the parent processes, here the fork
+    server's: that answer depends on how the suite was started, so it is not asserted.)
+    """
+    bash = cli("--show-completion", "bash")
+    assert bash.returncode == 0, bash.stderr
+    assert "_TRANSCRIPT_CLI_COMPLETE=complete_bash" in bash.stdout  # what `complete` drives
+    zsh = cli("--show-completion", "zsh")
+    assert zsh.returncode == 0, zsh.stderr
+    assert zsh.stdout.startswith("#compdef transcript-cli")
+    assert "_TRANSCRIPT_CLI_COMPLETE=complete_zsh" in zsh.stdout
+    fish = cli("--show-completion=fish")
+    assert fish.returncode == 0, fish.stderr
+    assert "_TRANSCRIPT_CLI_COMPLETE=complete_fish" in fish.stdout
+    unknown = cli("--show-completion", "tcsh")
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert unknown.stderr.count("\n") == 1 and "'tcsh' is not one of 'bash'" in unknown.stderr
+
+
+def test_install_completion_for_a_named_shell(cli: Cli) -> None:
+    home = cli.workdir / "home"
+    result = cli("--install-completion", "zsh", env={"HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert "zsh completion installed" in result.stdout
+    script = (home / ".zfunc" / "_transcript-cli").read_text(encoding="utf-8")
+    assert "_TRANSCRIPT_CLI_COMPLETE=complete_zsh" in script
+    assert "fpath+=~/.zfunc" in (home / ".zshrc").read_text(encoding="utf-8")
 
 
 def test_help_shows_every_default_and_examples(cli: Cli) -> None:
@@ -84,3 +113,12 @@ def test_help_shows_defaults_from_config(cli: Cli) -> None:
     (cli.workdir / "transcript-cli.toml").write_text("chunk-chars = 4321\n", encoding="utf-8")
     text = re.sub(r"\s+", " ", cli("run", "--help").stdout)
     assert "[default: 4321;" in text
+
+
+def test_a_bare_completion_option_still_detects_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", raising=False)
+    for argv in (["--show-completion"], ["--install-completion", "--help"], ["status", "zsh"]):
+        honour_named_shell(argv)
+        assert "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION" not in os.environ, argv
+    honour_named_shell(["--install-completion=fish"])
+    assert os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] == "1"

@@ -18,6 +18,7 @@ from transcript_cli.cli import (  # noqa: F401 - registers the commands
     run_cmd,
 )
 from transcript_cli.cli.app import app
+from transcript_cli.cli.completion import honour_named_shell
 from transcript_cli.cli.console import json_state, print_json
 from transcript_cli.cli.error_output import (
     error_document,
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = wants_json(args)
+    honour_named_shell(args)
     try:
         result = app(args=args, prog_name=PROG, standalone_mode=False)
     except TranscriptCliError as exc:

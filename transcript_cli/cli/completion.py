@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -55,3 +57,27 @@ def complete_prompts(incomplete: str) -> list[str]:
         return [e.name for e in prompt_catalog.entries() if e.name.startswith(incomplete)]
     except Exception:  # as above: never a traceback in the shell
         return []
+
+
+COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+# Typer's switch from "detect the shell" to "the shell is the option's value" (read when it
+# builds the command; its tests and packagers' completion generators set it too).
+_NO_SHELL_DETECTION = "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"
+
+
+def honour_named_shell(argv: Sequence[str]) -> None:
+    """Make `--show-completion zsh` (or `=zsh`) mean zsh, not the shell detected around us.
+
+    Typer's options are flags that detect the shell from the parent processes and ignore a
+    name after them: `--show-completion zsh` run from bash printed bash's script, and with no
+    shell among the parents (a build script, a service, a fork server) it failed with
+    "Shell  not supported.". When a name follows, Typer is told to take it as the value, which
+    it checks against the shells it knows. A bare option still detects.
+    """
+    for at, option in enumerate(argv):
+        after = argv[at + 1] if at + 1 < len(argv) else "-"
+        if option.startswith(tuple(f"{o}=" for o in COMPLETION_OPTIONS)) or (
+            option in COMPLETION_OPTIONS and not after.startswith("-")
+        ):
+            os.environ[_NO_SHELL_DETECTION] = "1"
+            return
