@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import fs_events
 from tests.conftest import Cli, Running, wait_for, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault
 from tests.test_cli_jobs import chunks_of, index_of, run_args
@@ -80,6 +81,32 @@ def test_batch_run_submits_waits_collects_and_writes_what_a_live_run_writes(
     assert summary["cost_usd"] == pytest.approx(live_summary["cost_usd"] / 2, rel=1e-6)
     human = cli("status", "b")
     assert "(batch prices)" in human.stdout
+
+
+@pytest.mark.skipif(not fs_events.available(), reason="counts checkpoint saves with inotify")
+def test_collecting_a_batch_checkpoints_per_batch_and_output_not_per_chunk(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """As the README says: each result is stored as it is settled, but a checkpoint counts them
+    once per batch collected, and before and after each output written; not once per chunk."""
+    fake_api.batches.delay = None  # processing until the test ends it
+    srcs = [write_transcript(cli.workdir / "in" / f"{n}.txt", 200, start=n * 1000) for n in (0, 1)]
+    submitted = cli(*batch_args(srcs, "b", "out", "--batch", "--no-wait"), env=POLL)
+    assert submitted.returncode == 0, submitted.stderr
+    chunks = status(cli, "b")["chunks_total"]
+    assert isinstance(chunks, int) and chunks >= 30
+    fake_api.batches.end_all()
+    job_dir = cli.state_dir / "b"
+    seen: list[str] = []
+    with fs_events.FolderWatch([job_dir], lambda folder, name, created: seen.append(name)):
+        collected = cli("resume", "b", env=POLL)
+        (job_dir / "all-seen").touch()  # events come in order: once this one is seen, all were
+        wait_for(lambda: "all-seen" in seen)
+    assert collected.returncode == 0, collected.stderr
+    assert status(cli, "b")["chunks_done"] == chunks
+    saves = seen.count("checkpoint.json")
+    # One before and one after each output; the rest at the start and end of the run.
+    assert len(srcs) <= saves <= 2 * len(srcs) + 5, (saves, chunks)
 
 
 def test_no_wait_returns_at_once_with_the_job_waiting_then_resume_collects(
