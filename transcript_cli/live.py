@@ -110,8 +110,9 @@ class LiveScheduler:
                     flight.fill()
                 found = book.settle_all(
                     (future.result() for future in finished),
-                    # One chunk at a time gets a checkpoint each: the next request is out already.
-                    more_coming=len(flight.in_flight) > 1,
+                    # Even at -j 1 the next chunk is out by now and will carry the checkpoint:
+                    # one per chunk there cost a second fsynced write racing the worker's.
+                    more_coming=bool(flight.in_flight),
                 )
                 if found is not None and failure is None:
                     failure = found
