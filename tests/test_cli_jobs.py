@@ -433,6 +433,44 @@ def test_coming_back_to_an_unfinished_job(cli: Cli, fake_api: FakeAnthropic) -> 
 # --- permissions ---
 
 
+def test_a_job_found_again_must_read_and_write_what_the_run_names(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """The id hashes inputs and settings, not --out, and --name can name any job: a run that
+    finds a job reading other inputs or writing other outputs refuses, rather than saying a
+    job is done whose outputs are elsewhere, or finishing one into a folder it did not name."""
+    src = write_transcript(cli.workdir / "talk.txt", 20)
+    other = write_transcript(cli.workdir / "other.txt", 20, start=100)
+    done = cli(*run_args(src, "--out", "a"), "--name", "talk")
+    assert done.returncode == 0, done.stderr
+    sent = len(fake_api.requests)
+
+    elsewhere, renamed = cli_all(
+        cli, run_args(src, "--out", "b", "--name", "talk"), run_args(other, "--name", "talk")
+    )
+    assert elsewhere.returncode == 2, elsewhere
+    was, asked = cli.workdir / "a" / "talk.md", cli.workdir / "b" / "talk.md"
+    assert_one_line_error(elsewhere, "'talk'", str(was.resolve()), str(asked.resolve()))
+    assert "--restart" in elsewhere.stderr and "resume" not in elsewhere.stderr
+    assert renamed.returncode == 2, renamed
+    assert_one_line_error(renamed, "'talk'", "other inputs", "--restart")
+    assert not asked.exists() and not (cli.workdir / "cleaned" / "other.md").exists()
+    assert len(fake_api.requests) == sent
+
+    # An unfinished job is not finished into another folder: its outputs go where it said.
+    fake_api.fail_when("Sentence number 110 ", Fault(status=401))
+    assert cli(*run_args(other, "--out", "c")).returncode == 1
+    fake_api.clear_faults()
+    sent = len(fake_api.requests)
+    moved = cli(*run_args(other, "--out", "d", "--resume"))
+    assert moved.returncode == 2, moved
+    assert_one_line_error(moved, "resume other-", "--restart")
+    assert len(fake_api.requests) == sent and not (cli.workdir / "d").exists()
+    again = cli(*run_args(other, "--out", "c", "--resume"))
+    assert again.returncode == 0, again.stderr
+    assert (cli.workdir / "c" / "other.md").read_text(encoding="utf-8") == expected_output(other)
+
+
 def test_state_dir_writable_by_others_is_refused(cli: Cli) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 20)
     made = cli(*offline_args(src, "old"))

@@ -49,7 +49,7 @@ from transcript_cli.providers import Provider, make_provider, preload
 from transcript_cli.providers.batches import BatchClient
 from transcript_cli.repair import repair
 from transcript_cli.retry import RetryPolicy
-from transcript_cli.state import JobState, Options, Settings
+from transcript_cli.state import InputState, JobState, Options, Settings
 
 
 class Existing(Enum):
@@ -154,6 +154,8 @@ def start(
                 restart = True  # nothing of it was paid for: start it afresh, as before
         if store.exists(job_id) and not restart:
             existing = store.load(job_id)
+            # Before "completed": a job found by --name or written elsewhere is not this run's.
+            _check_same_job(store, existing, spec.settings, planned)
             if existing.status == "completed":
                 return JobOutcome(existing, already_done=True, skipped=skipped)
             if store.is_running(job_id):
@@ -161,15 +163,6 @@ def start(
                 raise JobLockedError(
                     f"job '{job_id}' is being processed by another transcript-cli process; "
                     "wait for it, or stop it with Ctrl-C",
-                    job_id=job_id,
-                    state_dir=store.root,
-                )
-            if existing.settings != spec.settings or [i.path for i in existing.inputs] != [
-                i.path for i in planned
-            ]:
-                raise UsageError(
-                    f"job '{job_id}' exists with other inputs or settings; "
-                    "pass --restart to replace it, or choose another --name",
                     job_id=job_id,
                     state_dir=store.root,
                 )
@@ -235,6 +228,46 @@ def start(
                 _process(store, state, provider, control, on_event, batch=spec.batch),
                 skipped=skipped,
             )
+
+
+def _check_same_job(
+    store: JobStore, existing: JobState, settings: Settings, planned: Sequence[InputState]
+) -> None:
+    """Refuse a job with this id that reads other inputs, or writes other outputs, than asked.
+
+    The id hashes inputs and settings, not --out; and --name can name any job.
+    """
+    job_id = existing.job_id
+    if existing.settings != settings or [i.path for i in existing.inputs] != [
+        i.path for i in planned
+    ]:
+        raise UsageError(
+            f"job '{job_id}' exists with other inputs or settings; "
+            "pass --restart to replace it, or choose another --name",
+            job_id=job_id,
+            state_dir=store.root,
+        )
+    theirs = [i.output for i in existing.inputs]
+    ours = [i.output for i in planned]
+    if theirs != ours:
+        was, asked = next((a, b) for a, b in zip(theirs, ours, strict=True) if a != b)
+        if existing.status == "completed":
+            raise UsageError(
+                f"job '{job_id}' wrote {was}, not {asked} as asked; "
+                "run it again with --restart, or choose another --name",
+                job_id=job_id,
+                state_dir=store.root,
+            )
+        raise UsageError(
+            f"job '{job_id}' writes {was}, not {asked} as asked",
+            job_id=job_id,
+            state_dir=store.root,
+            hint=(
+                "; continue it with `",
+                Command("resume", job_id),
+                "`, start it over with --restart, or choose another --name",
+            ),
+        )
 
 
 def _lost_checkpoint_of_written_files(store: JobStore, job_id: str) -> bool:
