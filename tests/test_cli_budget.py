@@ -47,8 +47,11 @@ def test_budget_pauses_the_job_and_a_higher_cap_finishes_it(
     shown = cli("status", "talk").stdout
     assert f"paused: {budget_message(view['cost_usd'], cap)}" in shown
     # The cap is kept with the job: resuming without raising it sends nothing.
-    again = cli("resume", "talk")
+    again = cli("resume", "talk", "--json")
     assert again.returncode == 75 and len(fake_api.transcripts()) == sent
+    document = json.loads(again.stdout)  # the README's error_kind for a --max-cost pause
+    assert (document["exit_code"], document["error_kind"]) == (75, "budget")
+    assert document["state"] == "paused" and "budget reached" in document["error"]
     fake_api.fail_when("Sentence number 70 says", Fault(status=401))  # stops it otherwise
     other = cli("resume", "talk", "--max-cost", "10")
     assert other.returncode == 1

@@ -191,7 +191,7 @@ def test_sigterm_pauses_like_ctrl_c(
     assert_clean_exit(code, stderr, 130)
     assert f"Paused at chunk 4/{n} of talk.txt. Resume: transcript-cli resume talk" in stderr
     summary = json.loads(stdout)
-    assert summary["exit_code"] == 130
+    assert (summary["exit_code"], summary["error_kind"]) == (130, "paused")
     assert summary["state"] == "paused"
     assert summary["chunks_done"] == 3
     assert summary["resume_command"] == f"transcript-cli resume talk --state-dir {cli.state_dir}"

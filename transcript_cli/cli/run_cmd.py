@@ -151,7 +151,10 @@ def _handle_end(
         # Not an error: the final pause/resume line, shown even under --quiet.
         err.print(Text(message, style="yellow"))
         if as_json:
-            print_json({**(view or {}), "exit_code": exc.exit_code, "error": message})
+            kind = error_kind(exc)  # "paused", or "budget" for --max-cost
+            print_json(
+                {**(view or {}), "exit_code": exc.exit_code, "error": message, "error_kind": kind}
+            )
         return
     show_error(message, exc.exit_code, as_json=as_json, kind=error_kind(exc), document=view)
 
