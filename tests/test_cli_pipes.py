@@ -92,6 +92,22 @@ def test_stdin_name_sets_type_and_output_and_sniffing_finds_subtitles(
     assert (cli.state_dir / job_of(sniffed.stderr) / "input" / "stdin.srt").is_file()
 
 
+def test_a_piped_utf16_subtitle_file_is_read_as_subtitles(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """Windows subtitle editors save UTF-16 with a byte-order mark; piped, it is still an SRT."""
+    srt = "".join(
+        f"{n}\r\n00:00:{n:02d},000 --> 00:00:{n + 1:02d},000\r\nLine {n} of the café.\r\n\r\n"
+        for n in range(1, 20)
+    )
+    (cli.workdir / "caps.srt").write_bytes(srt.encode("utf-16"))
+    result = shell(cli, f"cat caps.srt | {CLI} run - --out -")
+    assert result.returncode == 0, result.stderr
+    assert "00:00" not in "".join(fake_api.transcripts())  # parsed as SRT, not as text
+    assert result.stdout == expected_output(cli.workdir / "caps.srt", 6000)
+    assert (cli.state_dir / job_of(result.stderr) / "input" / "stdin.srt").is_file()
+
+
 def test_out_dash_with_a_file_input(cli: Cli) -> None:
     src = write_transcript(cli.workdir / "a.txt", 20)
     result = cli("run", str(src), "--out", "-", "--chunk-chars", str(CHUNK_CHARS))

@@ -50,7 +50,7 @@ def read_text(path: Path, encoding: str | None = None) -> tuple[str, str]:
         raise InputError(path, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror})") from exc
-    chosen = encoding or _bom_encoding(raw)
+    chosen = encoding or bom_encoding(raw)
     if chosen is None and b"\x00" in raw:
         # Before guessing: "binary" says more about an image or a PDF than a guessed codec does.
         raise InputError(path, "binary data, not a transcript")
@@ -114,7 +114,7 @@ def _guess(raw: bytes) -> str | None:
     return min(names(best), key=rank)
 
 
-def _bom_encoding(raw: bytes) -> str | None:
+def bom_encoding(raw: bytes) -> str | None:
     """The encoding a byte-order mark names (UTF-32's marks begin like UTF-16's)."""
     if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         return "utf-32"

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transcript_cli.atomicio import atomic_write, ensure_private_dir
+from transcript_cli.decoding import bom_encoding
 from transcript_cli.errors import UsageError
 from transcript_cli.formats import SUFFIXES
 from transcript_cli.job import INPUT_DIR, JobStore, check_job_name, make_job_id
@@ -39,15 +40,20 @@ def wants_stdin(inputs: Sequence[Path]) -> bool:
     return True
 
 
-def sniff_suffix(data: bytes) -> str:
-    """The transcript type of piped bytes, as the suffix a file of them would have."""
-    text = data[:65536].decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+def sniff_suffix(data: bytes, encoding: str | None = None) -> str:
+    """The transcript type of piped bytes, as the suffix a file of them would have.
+
+    Decoded as the file would be (`--encoding`, else a byte-order mark, else UTF-8), so a
+    UTF-16 subtitle file is recognised too; a legacy encoding's stray bytes do not matter here.
+    """
+    chosen = encoding or bom_encoding(data) or "utf-8"
+    text = data[:65536].decode(chosen, errors="replace").lstrip("\ufeff \t\r\n")
     if text.startswith("WEBVTT"):
         return ".vtt"
     if text.startswith(("{", "[")):
         try:
-            json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            json.loads(data.decode(chosen, errors="replace").lstrip("\ufeff"))
+        except json.JSONDecodeError:
             return ".txt"
         return ".json"
     if _SRT_TIMING.search(text[:2000]):
@@ -55,15 +61,18 @@ def sniff_suffix(data: bytes) -> str:
     return ".txt"
 
 
-def stdin_file_name(data: bytes, given: str | None) -> str:
-    """`--stdin-name` if given (its type sniffed if it has none), else `stdin.<sniffed>`."""
+def stdin_file_name(data: bytes, given: str | None, encoding: str | None = None) -> str:
+    """`--stdin-name` if given (its type sniffed if it has none), else `stdin.<sniffed>`.
+
+    `encoding`: the job's `--encoding`, if any.
+    """
     if given is None:
-        return DEFAULT_STDIN_STEM + sniff_suffix(data)
+        return DEFAULT_STDIN_STEM + sniff_suffix(data, encoding)
     name = given.strip()
     if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
         raise UsageError(f"--stdin-name {given!r}: give a plain file name such as talk.vtt")
     if Path(name).suffix.lower() not in SUFFIXES:
-        name += sniff_suffix(data)
+        name += sniff_suffix(data, encoding)
     return name
 
 

@@ -50,7 +50,7 @@ def run_estimate(
             data = sys.stdin.buffer.read()
             if not data.strip():
                 raise InputError(STDIO, "nothing was piped in (stdin is empty)")
-            paths = [Path(scratch) / stdin_file_name(data, stdin_name)]
+            paths = [Path(scratch) / stdin_file_name(data, stdin_name, settings.encoding)]
             paths[0].write_bytes(data)
         else:
             paths = discover_inputs([Path(p) for p in inputs])

@@ -46,7 +46,7 @@ def plan(store: JobStore, spec: RunSpec, *, stdin_name: str | None, as_json: boo
         return Plan(spec)
     if from_stdin:
         data = _read_stdin()
-        file_name = stdin_file_name(data, stdin_name)
+        file_name = stdin_file_name(data, stdin_name, spec.settings.encoding)
         job_id = stdin_job_id(file_name, data, spec.settings, name=spec.name, to_stdout=to_stdout)
         path = keep_stdin(store, job_id, file_name, data)
         spec = replace(spec, inputs=[path], name=job_id)
