@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Cli, write_transcript
+from tests.conftest import Cli, sentences, write_transcript
 from tests.fake_anthropic import FakeAnthropic, Fault, input_tokens_of
 from transcript_cli.chunking import split_chunks
 from transcript_cli.formats import read_transcript
@@ -98,6 +98,22 @@ def test_exact_counts_input_tokens_with_the_api_and_sends_no_message(
         json.dumps([r.body[k] for k in key]) for r in counted
     )
     _ = Fault  # the fake scripts faults the same way for count_tokens
+
+
+def test_estimate_decodes_with_the_encoding_given(cli: Cli, fake_api: FakeAnthropic) -> None:
+    """`--encoding` is a setting of the job: the estimate reads the input as the run will."""
+    talk = cli.workdir / "talk.txt"
+    talk.write_bytes(sentences(40).encode("utf-16-le"))  # no byte-order mark: not detectable
+    flags = ("--chunk-chars", CHUNK, "--encoding", "utf-16-le")
+    data = _document(cli, "estimate", str(talk), *flags, "--exact")
+    counted = [r for r in fake_api.requests if r.path.endswith("/messages/count_tokens")]
+    assert data["total"]["chunks"] == len(counted) > 1
+    assert cli("run", str(talk), *flags).returncode == 0
+    sent = [r for r in fake_api.requests if r.path.endswith("/messages")]
+    key = ("system", "messages", "model")
+    assert sorted(json.dumps([r.body[k] for k in key]) for r in sent) == sorted(
+        json.dumps([r.body[k] for k in key]) for r in counted
+    )
 
 
 def test_exact_needs_a_key_and_says_how_to_do_without(cli: Cli, fake_api: FakeAnthropic) -> None:

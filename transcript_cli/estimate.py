@@ -125,7 +125,7 @@ def _with_retries(counter: TokenCounter) -> Callable[[ChunkRequest], int]:
 def requests_of(path: Path, settings: Settings) -> Iterator[ChunkRequest]:
     """The requests a job would send for one input, chunk by chunk, rendered as a job does."""
     template = PromptTemplate(settings.prompt_name, settings.prompt_text)
-    source = load_source(path, settings.chunk_chars, settings.context_chars)
+    source = load_source(path, settings.chunk_chars, settings.context_chars, settings.encoding)
     for chunk in source.chunks:
         yield build_request(template, settings, path, chunk, len(source.chunks))
 
