@@ -6,8 +6,9 @@ One trial, decided by its seed (only OS timing is not):
 2. Start `transcript-cli run` against the fake Messages API (replies 5-25 ms late, varying per
    chunk, so concurrent replies come back out of order) and SIGKILL it at a planned moment. A
    moment is an event, not only a sleep: the n-th request reaching the server (plus a delay), a
-   chunk result or checkpoint or output file being written (temp file created) or just renamed
-   into place, or a plain delay after start. n is drawn across the work left, so kills land
+   chunk result or checkpoint or output file being written (temp file created; a result is
+   written in place, so its own file) or just written (renamed into place; a result: closed
+   after its fsync), or a plain delay after start. n is drawn across the work left, so kills land
    early, mid and late.
 3. `resume` (or `run` again if the first process died before its job existed), killed again
    0-2 times, until a process exits by itself.
@@ -294,9 +295,9 @@ _WRITING: dict[Trigger, Trigger] = {
 
 
 def classify(
-    folder: Path, name: str, created: bool, job_dir: Path, out_dir: Path
+    folder: Path, name: str, change: fs_events.Change, job_dir: Path, out_dir: Path
 ) -> Trigger | None:
-    """Which trigger a file created (or renamed into place) in the trial's folders is."""
+    """Which trigger a file created, renamed into place or closed in the trial's folders is."""
     kind: Trigger
     if folder == out_dir:
         kind = "output"
@@ -306,11 +307,13 @@ def classify(
         kind = "result"
     else:
         return None
-    temp = name.endswith(".tmp")
-    if created and temp:
-        return _WRITING[kind]  # a temp file: the write has begun
-    if not created and not temp:
+    if name.endswith(".tmp"):
+        return _WRITING[kind] if change == "created" else None  # a temp file: the write has begun
+    if change == "moved":
         return kind  # renamed into place: written
+    if kind == "result":
+        # Written in place (no temp file): created is begun, closed (after its fsync) is written.
+        return {"created": _WRITING[kind], "closed": kind}.get(change)
     return None
 
 
@@ -400,8 +403,8 @@ def run_trial(plan: Plan, workdir: Path, launch: Launcher) -> TrialResult:
         cli.state_dir.mkdir(mode=0o700, parents=True)
         out_dir.mkdir()
 
-        def on_write(folder: Path, name: str, created: bool) -> None:
-            kind = classify(folder, name, created, job_dir, out_dir)
+        def on_write(folder: Path, name: str, change: fs_events.Change) -> None:
+            kind = classify(folder, name, change, job_dir, out_dir)
             if kind is not None:
                 switch.event(kind)
 

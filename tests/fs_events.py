@@ -1,10 +1,12 @@
-"""Watch folder trees for files being created and renamed into place, as it happens (Linux).
+"""Watch folder trees for files being created, renamed into place or closed after writing, as it
+happens (Linux).
 
 Crash trials kill the CLI right after it stores a chunk result, saves a checkpoint or starts
 writing an output: moments too short to hit by sleeping. inotify reports them within
-microseconds. Only `IN_CREATE` and `IN_MOVED_TO` are watched; new sub-folders are watched as they
-appear (a file created in one before its watch is added goes unseen, which only shifts a trial's
-kill to a later event). Elsewhere `available()` is False and callers pick other triggers.
+microseconds. Only `IN_CREATE`, `IN_MOVED_TO` and `IN_CLOSE_WRITE` are watched; new sub-folders
+are watched as they appear (a file created in one before its watch is added goes unseen, which
+only shifts a trial's kill to a later event). Elsewhere `available()` is False and callers pick
+other triggers.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
+IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
 IN_IGNORED = 0x00008000
 IN_ISDIR = 0x40000000
-_MASK = IN_CREATE | IN_MOVED_TO
+_MASK = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
 
 
@@ -43,13 +47,18 @@ def available() -> bool:
     return _libc() is not None
 
 
+# What happened to a file: created, renamed into the folder, or closed after being written.
+Change = Literal["created", "moved", "closed"]
+
+
 class FolderWatch:
-    """Calls `on_event(folder, name, created)` for each file created (True) or renamed in (False).
+    """Calls `on_event(folder, name, change)` for each file created, renamed in or closed after
+    writing (a file created and written gives "created", then "closed").
 
     The callback runs on the watcher's thread: keep it short.
     """
 
-    def __init__(self, roots: list[Path], on_event: Callable[[Path, str, bool], None]) -> None:
+    def __init__(self, roots: list[Path], on_event: Callable[[Path, str, Change], None]) -> None:
         libc = _libc()
         if libc is None:
             raise OSError("inotify is not available here")
@@ -110,4 +119,11 @@ class FolderWatch:
                     if mask & (IN_CREATE | IN_MOVED_TO):
                         self._watch_tree(folder / name)
                 else:
-                    self._on_event(folder, name, bool(mask & IN_CREATE))
+                    change: Change = (
+                        "created"
+                        if mask & IN_CREATE
+                        else "moved"
+                        if mask & IN_MOVED_TO
+                        else "closed"
+                    )
+                    self._on_event(folder, name, change)

@@ -1,13 +1,19 @@
-"""Crash-safe writes: the temp files a killed writer leaves are swept, a live writer's are not."""
+"""Crash-safe writes: the temp files a killed writer leaves are swept, a live writer's are not;
+a file written in place is private, and removed when its write fails."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
-from transcript_cli.atomicio import atomic_write, remove_stale_temps
+import pytest
+
+from transcript_cli.atomicio import atomic_write, remove_stale_temps, write_in_place
+from transcript_cli.errors import StorageError
 
 
 def dead_pid() -> int:
@@ -53,3 +59,22 @@ def test_remove_stale_temps_matches_what_atomic_write_names(tmp_path: Path) -> N
 
 def test_remove_stale_temps_tolerates_a_missing_folder(tmp_path: Path) -> None:
     remove_stale_temps(tmp_path / "absent")
+
+
+def test_write_in_place_is_private_and_leaves_nothing_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "3.json"
+    write_in_place(target, b"whole")
+    assert target.read_bytes() == b"whole"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["3.json"]  # no temp file on the way
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError) as caught:
+        write_in_place(tmp_path / "4.json", b"never durable")
+    assert caught.value.message.startswith(f"{tmp_path / '4.json'}: cannot write: disk full;")
+    assert [p.name for p in tmp_path.iterdir()] == ["3.json"]  # not left half-written

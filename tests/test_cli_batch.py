@@ -98,7 +98,7 @@ def test_collecting_a_batch_checkpoints_per_batch_and_output_not_per_chunk(
     fake_api.batches.end_all()
     job_dir = cli.state_dir / "b"
     seen: list[str] = []
-    with fs_events.FolderWatch([job_dir], lambda folder, name, created: seen.append(name)):
+    with fs_events.FolderWatch([job_dir], lambda folder, name, change: seen.append(name)):
         collected = cli("resume", "b", env=POLL)
         (job_dir / "all-seen").touch()  # events come in order: once this one is seen, all were
         wait_for(lambda: "all-seen" in seen)

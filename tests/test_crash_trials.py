@@ -75,6 +75,18 @@ def test_a_kill_mid_write_leaves_no_temp_file(
     assert cut_short, "no kill landed mid-write: nothing was tested"
 
 
+def test_a_kill_as_a_result_is_written_in_place_loses_nothing(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    """Results are written in place, with no temp file: killed as one's file is created (left
+    empty or cut short), the next run finds it failing its checksum and redoes that chunk, once;
+    run_trial checks the outputs are byte-identical and no kill re-billed more than in flight."""
+    base = make_plan(7)
+    plan = Plan(base.seed, 1, base.units, base.suffixes, (Kill("result-tmp", 0.03, 0.0),) * 4)
+    trial = run_trial(plan, tmp_path, launch)
+    assert trial.kills == 4
+
+
 def test_a_kill_costs_at_most_the_chunks_in_flight(launch: Launcher, tmp_path: Path) -> None:
     """No request leaves while a paid reply is not yet stored: a kill then would lose both.
 

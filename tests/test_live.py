@@ -194,6 +194,31 @@ def test_result_stored_but_not_checkpointed_is_adopted_not_repaid(tmp_path: Path
     assert len(again.sources) == item.chunk_count - done_before
 
 
+def test_a_result_cut_short_by_a_crash_is_redone_once_never_counted(tmp_path: Path) -> None:
+    """Results are written in place (no temp file): a crash mid-write leaves a file cut short
+    under the chunk's own name. It fails its checksum, so it is neither adopted nor counted; the
+    chunk is sent again, once, and the output is the same as an uninterrupted run's."""
+    store, inputs = _setup(tmp_path, files=1)
+    _run(store, inputs, tmp_path / "clean", ScriptedProvider())
+    store.remove("job")
+    _run_until_paused(store, inputs, tmp_path / "out", after=2)
+    job_dir = store.job_dir("job")
+    state = checkpoint.load(job_dir)
+    done = len(state.inputs[0].done)
+    results = ResultStore(job_dir)
+    whole = results.root / "0" / "0.json"
+    torn = results.root / "0" / f"{done}.json"  # the next chunk's, as a crash mid-write leaves it
+    torn.write_bytes(whole.read_bytes()[:-20])
+    assert results.stored_indices(0) == set(range(done + 1))
+    assert results.get(0, done) is None
+
+    again = ScriptedProvider()
+    with store.locked("job"):
+        run_live(store, state, again, resumed=True)
+    assert len(again.sources) == len(set(again.sources)) == state.inputs[0].chunk_count - done
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "clean")
+
+
 def test_a_stall_is_reported_not_silent(tmp_path: Path) -> None:
     store, inputs = _setup(tmp_path, files=1, sentences=10)
     release = threading.Event()

@@ -2,9 +2,10 @@
 the checkpoint, the output file and the manifest.
 
 We run as root, for whom chmod makes nothing read-only, so the fault is injected in-process at
-the system calls `atomic_write` makes: `os.open` of its temp file fails with EROFS, `os.fsync`
-of it with ENOSPC. The engine runs in-process through `runner.start` / `runner.resume` with a
-recording provider. One check goes through the real CLI, with a file size limit (RLIMIT_FSIZE).
+the system calls a write makes: `os.open` of its file (`atomic_write`'s temp file, or a chunk
+result, written in place) fails with EROFS, `os.fsync` of it with ENOSPC. The engine runs
+in-process through `runner.start` / `runner.resume` with a recording provider. One check goes
+through the real CLI, with a file size limit (RLIMIT_FSIZE).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tests.conftest import write_transcript
 from tests.fakes import ScriptedProvider
 from transcript_cli import checkpoint, runner
 from transcript_cli.checkpoint import CHECKPOINT_NAME
-from transcript_cli.chunk_results import ResultStore, text_sha256
+from transcript_cli.chunk_results import CHUNKS_DIR, ResultStore, text_sha256
 from transcript_cli.errors import EXIT_FAILED, StorageError
 from transcript_cli.job import JobStore
 from transcript_cli.runner import Existing, RunSpec
@@ -47,10 +48,25 @@ REASONS = {errno.ENOSPC: "disk full", errno.EROFS: "read-only file system"}
 def is_site(site: str, target: Path, out: Path) -> bool:
     """Whether an atomic write of `target` is one of the four kinds of write a job makes."""
     if site == "result":
-        return target.parent.parent.name == "chunks"
+        return target.parent.parent.name == CHUNKS_DIR
     if site == "output":
         return target.parent == out
     return target.name == {"checkpoint": CHECKPOINT_NAME, "manifest": "job.json"}[site]
+
+
+def written_target(path: Path, flags: int) -> Path | None:
+    """The file that opening `path` with `flags` writes, if it is one of a job's writes.
+
+    `atomic_write`'s temp file for `name` is `.name.<pid>.tmp` (the pid part is optional here);
+    a chunk result is written in place (`write_in_place`).
+    """
+    if path.name.startswith(".") and path.name.endswith(".tmp"):
+        name = path.name[1:].removesuffix(".tmp")
+        stem, _, pid = name.rpartition(".")
+        return path.with_name(stem if stem and pid.isdigit() else name)
+    if flags & os.O_CREAT and path.parent.parent.name == CHUNKS_DIR:
+        return path
+    return None
 
 
 class Disk:
@@ -75,36 +91,31 @@ class Disk:
         self.failing = False
         self.failed: list[Path] = []
         self.enabled = True
-        self._temps: dict[int, Path] = {}
+        self._writes: dict[int, Path] = {}
         real_open, real_fsync = os.open, os.fsync
 
-        # EROFS strikes when the temp file is created, ENOSPC when its data is flushed to disk.
+        # EROFS strikes when the file is created, ENOSPC when its data is flushed to disk.
         def fake_open(path: object, flags: int, mode: int = 0o777, **kw: object) -> int:
-            temp = Path(os.fsdecode(path))  # type: ignore[arg-type]
-            is_temp = temp.name.startswith(".") and temp.name.endswith(".tmp")
-            if is_temp and self.code == errno.EROFS and self._should_fail(temp):
-                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(temp))
+            target = written_target(Path(os.fsdecode(path)), flags)  # type: ignore[arg-type]
+            if target is not None and self.code == errno.EROFS and self._should_fail(target):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
             fd = real_open(path, flags, mode, **kw)  # type: ignore[arg-type]
-            if is_temp:
-                self._temps[fd] = temp
+            if target is not None:
+                self._writes[fd] = target
             return fd
 
         def fake_fsync(fd: int) -> None:
-            temp = self._temps.pop(fd, None)
-            if temp is not None and self.code == errno.ENOSPC and self._should_fail(temp):
+            target = self._writes.pop(fd, None)
+            if target is not None and self.code == errno.ENOSPC and self._should_fail(target):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real_fsync(fd)
 
         monkeypatch.setattr(os, "open", fake_open)
         monkeypatch.setattr(os, "fsync", fake_fsync)
 
-    def _should_fail(self, temp: Path) -> bool:
+    def _should_fail(self, target: Path) -> bool:
         if not self.enabled:
             return False
-        # atomic_write's temp file for `name` is `.name.<pid>.tmp` (the pid part is optional here).
-        name = temp.name[1:].removesuffix(".tmp")
-        stem, _, pid = name.rpartition(".")
-        target = temp.with_name(stem if stem and pid.isdigit() else name)
         if self.failing and self.sticky:
             self.failed.append(target)
             return True
@@ -234,6 +245,8 @@ def test_storage_fault_keeps_state_and_resume_finishes_without_paying_twice(
         # The disk refused everything after the fault, so the checkpoint is the one before.
         assert env.checkpoint_bytes() == before[0]
     assert env.temp_files() == []
+    # A result is written in place: one whose write failed is removed, not left half-written.
+    assert [p for p in disk.failed if is_site("result", p, env.out) and p.exists()] == []
 
     disk.enabled = False  # space freed, or the disk remounted read-write
     if site == "manifest":

@@ -77,6 +77,32 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_
     fsync_dir(path.parent)
 
 
+def write_in_place(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Write `path` itself, fsync it, fsync the folder: only for files that check themselves.
+
+    Not atomic: a crash mid-write leaves the file cut short under its own name. So only for a
+    file written once, whose reader verifies it (a checksum) and takes a damaged one as absent,
+    and that nothing relies on before this returns. It saves `atomic_write`'s rename and the
+    second journal commit that makes the rename durable (on ext4 the file's fsync commits its
+    name too, so the folder's fsync then finds nothing left to do).
+
+    On any failure the file is removed. An OSError becomes a StorageError.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if isinstance(exc, OSError):
+            raise _storage_error(path, "cannot write", exc) from exc
+        raise
+    fsync_dir(path.parent)
+
+
 def remove_stale_temps(folder: Path, names: Iterable[str] | None = None) -> None:
     """Delete the temp files `atomic_write` left in `folder` when its process was killed.
 

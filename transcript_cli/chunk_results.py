@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from transcript_cli.atomicio import atomic_write, ensure_private_dir
+from transcript_cli.atomicio import ensure_private_dir, write_in_place
 from transcript_cli.errors import CheckpointError, Command
 
 RESULT_SCHEMA_VERSION = 1
@@ -59,13 +59,19 @@ class ResultStore:
         return self.root / str(input_index) / f"{chunk_index}.json"
 
     def put(self, result: ChunkResult) -> None:
-        """Store atomically; the checkpoint is written after, so a crash between is recoverable."""
+        """Store durably (fsynced) before the chunk is counted; a crash between is recoverable.
+
+        Written in place, not through a temp file and a rename (one journal commit instead of
+        two, once per chunk): the file carries its checksum, so one cut short by a crash reads
+        as absent (`get`) and its chunk is redone. It was never counted: a chunk is counted only
+        once this has returned, and a result is only written for a chunk not counted.
+        """
         folder = self.root / str(result.input_index)
         ensure_private_dir(folder)
         fields: dict[str, object] = {"schema_version": RESULT_SCHEMA_VERSION, **asdict(result)}
         fields["checksum"] = _checksum(fields)
         payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
-        atomic_write(self._path(result.input_index, result.chunk_index), payload)
+        write_in_place(self._path(result.input_index, result.chunk_index), payload)
 
     def get(self, input_index: int, chunk_index: int) -> ChunkResult | None:
         """A stored result, or None if absent or failing its checksum."""
