@@ -188,3 +188,39 @@ def test_dry_run_names_the_unfinished_job_and_what_finishing_it_costs(
     shown = cli("estimate", *args)
     assert f"Job {job['job_id']} exists unfinished: {job['chunks_done']}/" in shown.stdout
     assert checkpoint.read_bytes() == before and len(fake_api.requests) == sent
+
+
+def test_bad_inputs_are_all_named_and_skip_invalid_leaves_them_out_as_run_does(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    folder = cli.workdir / "in"
+    talk = write_transcript(folder / "talk.txt", 60)
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "times-only.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\n\n", "utf-8")
+    missing = cli.workdir / "missing.txt"
+    refused = cli("estimate", str(folder), str(missing), "--chunk-chars", CHUNK)
+    assert refused.returncode == 2, refused
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
+    for name in ("missing.txt: file not found", "empty.txt: file is empty", "times-only.srt"):
+        assert any(name in line for line in lines), lines
+    _nothing_written(cli)
+
+    args = (str(folder), "--chunk-chars", CHUNK, "--skip-invalid")
+    skipping = cli("estimate", *args, "--json")
+    assert skipping.returncode == 0, skipping.stderr
+    data = json.loads(skipping.stdout)
+    assert [f["path"] for f in data["files"]] == [str(talk.resolve())]
+    assert data["total"]["chunks"] == _chunk_count(talk)
+    assert [Path(s["path"]).name for s in data["skipped"]] == ["empty.txt", "times-only.srt"]
+    assert "skipped" in skipping.stderr and "empty.txt" in skipping.stderr
+    assert fake_api.requests == []
+    _nothing_written(cli)
+
+    # The job it would resume is the one `run --skip-invalid` made of the inputs it kept.
+    fake_api.fail_when("Sentence number 30 says", Fault(status=401))
+    assert cli("run", *args, "-j", "1").returncode == 1
+    (job_dir,) = [p for p in cli.state_dir.iterdir() if p.is_dir()]
+    job = _document(cli, "estimate", *args)["job"]
+    assert job is not None and job["job_id"] == job_dir.name
+    assert 0 < job["chunks_done"] < job["chunks_total"] == _chunk_count(talk)

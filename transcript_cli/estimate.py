@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from transcript_cli.errors import BadInputsError, InputError
 from transcript_cli.job import output_paths
 from transcript_cli.pricing import Price, batch_price, cost_usd, price_for
 from transcript_cli.prompts import PromptTemplate
@@ -98,6 +99,7 @@ class Estimate:
     exact: bool  # input tokens counted by the API, not estimated
     price: Price | None
     files: tuple[FileEstimate, ...]
+    skipped: tuple[InputError, ...] = ()  # inputs --skip-invalid left out
 
     @property
     def total(self) -> Figures:
@@ -136,24 +138,35 @@ def estimate(
     out_dir: Path,
     *,
     counter: TokenCounter | None = None,
+    problems: Sequence[InputError] = (),
+    skip_invalid: bool = False,
 ) -> Estimate:
     """Read and chunk every input, count or estimate its tokens, price them. Sends no message.
 
     With a `counter`, each request is counted by it (a few at once, transient errors retried).
+    Bad inputs (and `problems` found before) are refused all at once, as `run` refuses them,
+    or left out with `skip_invalid` while any input is left.
     """
     price = price_for(settings.provider, settings.model)
     files = []
+    bad = list(problems)
     count = request_tokens if counter is None else _with_retries(counter)
     with ThreadPoolExecutor(_COUNT_WORKERS if counter else 1) as pool:
         targets = output_paths(inputs, out_dir, f".{settings.output_format}")
         for path, target in zip(inputs, targets, strict=True):
-            requests = list(requests_of(path, settings))
+            try:
+                requests = list(requests_of(path, settings))
+            except InputError as exc:
+                bad.append(exc)
+                continue
             tokens_in = sum(pool.map(count, requests))
             tokens_out = sum(expected_output_tokens(settings.prompt_name, r) for r in requests)
             live = cost_usd(price, tokens_in, tokens_out)
             batch = cost_usd(batch_price(price), tokens_in, tokens_out) if price else None
             figures = Figures(len(requests), tokens_in, tokens_out, live, batch)
             files.append(FileEstimate(str(path), str(target), figures))
+    if bad and (not skip_invalid or not files):
+        raise BadInputsError(bad)
     return Estimate(
         provider=settings.provider,
         model=settings.model,
@@ -161,6 +174,7 @@ def estimate(
         exact=counter is not None,
         price=price,
         files=tuple(files),
+        skipped=tuple(bad),
     )
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from transcript_cli.cli.console import out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.errors import InputError, MissingApiKeyError, TranscriptCliError, UsageError
 from transcript_cli.estimate import Estimate, Figures, TokenCounter, estimate, remaining_cost
-from transcript_cli.formats import discover_inputs
+from transcript_cli.formats import find_inputs
 from transcript_cli.job import JobStore
 from transcript_cli.pipes import STDIO, stdin_file_name, wants_stdin, with_stdout_mark
 from transcript_cli.pricing import BATCH_DISCOUNT, PRICES_AS_OF, format_usd, price_for
@@ -36,12 +37,15 @@ def run_estimate(
     timeout: float,
     as_json: bool,
     stdin_name: str | None = None,
-    existing: ExistingJob | None = None,
+    skip_invalid: bool = False,
+    find_job: Callable[[Sequence[Path]], ExistingJob | None] | None = None,
 ) -> None:
     """Estimate and print; with `exact`, input tokens come from the API's count_tokens.
 
-    `existing`: the job this command would resume, whose remaining cost is shown too.
+    `find_job`: the job this command would resume, given the inputs it would read (its
+    remaining cost is shown too).
     """
+    problems: list[InputError] = []
     with tempfile.TemporaryDirectory(prefix="transcript-cli-estimate-") as scratch:
         if wants_stdin(inputs):
             # A piped transcript is read like a file; the copy is gone when this returns.
@@ -53,19 +57,29 @@ def run_estimate(
             paths = [Path(scratch) / stdin_file_name(data, stdin_name, settings.encoding)]
             paths[0].write_bytes(data)
         else:
-            paths = discover_inputs([Path(p) for p in inputs])
+            paths, problems = find_inputs([Path(p) for p in inputs])
         out = Path(scratch) if str(out_dir) == STDIO else out_dir.resolve()
         counter: TokenCounter | None = None
         if exact:
             counter = _counter(settings, timeout)
         try:
-            found = estimate(paths, settings, out, counter=counter)
+            found = estimate(
+                paths,
+                settings,
+                out,
+                counter=counter,
+                problems=problems,
+                skip_invalid=skip_invalid,
+            )
         finally:
             close = getattr(counter, "close", None)
             if close is not None:
                 close()
+        existing = None if find_job is None else find_job([Path(f.path) for f in found.files])
         if wants_stdin(inputs) or str(out_dir) == STDIO:
             found = _as_given(found, Path(scratch), stdin=wants_stdin(inputs))
+    for problem in found.skipped:  # as `run --skip-invalid` names them
+        err.print(Text(f"skipped {problem.path}: {problem.problem}", style="yellow"))
     if as_json:
         print_json({**estimate_document(found), "job": _job_document(existing)})
     else:
@@ -82,12 +96,14 @@ class ExistingJob:
     remaining_usd: float | None  # None when the price is unknown
 
 
-def find_existing(store: JobStore, spec: RunSpec) -> ExistingJob | None:
-    """The unfinished job `run` would resume (same id, same settings), without touching it."""
+def find_existing(store: JobStore, spec: RunSpec, paths: Sequence[Path]) -> ExistingJob | None:
+    """The unfinished job `run` would resume (same id, same settings), without touching it.
+
+    `paths`: the inputs the run would read (those --skip-invalid keeps).
+    """
     if wants_stdin(spec.inputs):
         return None  # its id depends on the piped text: nothing to find before reading it
     to_stdout = str(spec.out_dir) == STDIO
-    paths = discover_inputs([Path(p) for p in spec.inputs])
     job_id = resolve_job_id(spec, with_stdout_mark(paths, to_stdout))
     if not store.exists(job_id):
         return None
@@ -192,6 +208,7 @@ def estimate_document(found: Estimate) -> dict[str, Any]:
         "total": {"files": len(found.files), **_figures(found.total)},
         "sent": 0,
         "written": 0,
+        "skipped": [{"path": str(e.path), "problem": e.problem} for e in found.skipped],
     }
 
 

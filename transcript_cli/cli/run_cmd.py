@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -291,7 +292,8 @@ def run(
             timeout=timeout,
             as_json=as_json,
             stdin_name=stdin_name,
-            existing=None if restart else find_existing(store, spec),
+            skip_invalid=skip_invalid,
+            find_job=None if restart else partial(find_existing, store, spec),
         )
         return
     planned = stdio.plan(store, spec, stdin_name=stdin_name, as_json=as_json)
