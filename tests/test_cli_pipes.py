@@ -203,3 +203,36 @@ def test_a_reader_that_leaves_early_is_no_error(cli: Cli) -> None:
     assert result.returncode == 0
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert "Done: 1 file(s)" in result.stderr
+
+
+def test_a_full_disk_behind_stdout_is_one_error_line_and_the_text_is_kept(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """`> talk.md` on a full disk (/dev/full): no traceback; the cleaned text is not lost."""
+    src = write_transcript(cli.workdir / "talk.txt", 40)
+    full = shell(cli, f"{CLI} run talk.txt --out - {FLAGS} > /dev/full")
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr and "Exception ignored" not in full.stderr
+    last = full.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: stdout: cannot write the cleaned text (No space left"), last
+    assert "run the same command again" in last
+    sent = len(fake_api.requests)
+    again = shell(cli, f"{CLI} run talk.txt --out - {FLAGS} > talk.md")
+    assert again.returncode == 0, again.stderr
+    expected = expected_output(src, CHUNK_CHARS)
+    assert (cli.workdir / "talk.md").read_text(encoding="utf-8") == expected
+    assert len(fake_api.requests) == sent  # printed from the job, not paid again
+
+    # Every command's results (and an error's JSON document) meet the same full disk.
+    for line, code, errors in (
+        ("status", 1, 1),
+        ("status --json", 1, 1),
+        ("prompts show clean", 1, 1),
+        ("status no-such-job --json", 2, 2),  # its own error stands; the document cannot follow
+    ):
+        result = shell(cli, f"{CLI} {line} > /dev/full")
+        assert result.returncode == code, (line, result.stderr)
+        assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1] == "error: stdout: cannot write (No space left on device)", lines
+        assert len(lines) == errors and all(x.startswith("error: ") for x in lines), lines

@@ -13,7 +13,8 @@ TranscriptCliError                 base: message + exit_code; the CLI catches on
 │   ├── InputChangedError (1)      an input's sha256 differs from when the job started
 │   └── JobLockedError (1)         another process holds the job
 ├── StorageError (1), OSError      a write failed (disk full, read-only); previous state intact;
-│                                  carries .path and .reason
+│   │                              carries .path and .reason
+│   └── StdoutError (1)            stdout cannot be written (a full disk behind `> file`)
 ├── ProviderError (1)              the model API said no
 │   ├── PermanentProviderError (1) bad key, bad request, unknown model: retrying cannot help
 │   │   └── UnusableReply (1)      empty, cut off at max_tokens, refused (failures.py)
@@ -169,6 +170,10 @@ class StorageError(TranscriptCliError, OSError):
         super().__init__(message, job_id=job_id)
         self.path = path  # the file or folder that could not be written
         self.reason = reason  # e.g. "disk full", "read-only file system"
+
+
+class StdoutError(StorageError):
+    """Writing to stdout failed (not a reader that left: that is no error); no JSON can follow."""
 
 
 class ProviderError(TranscriptCliError):

@@ -19,7 +19,7 @@ from transcript_cli.cli import (  # noqa: F401 - registers the commands
 )
 from transcript_cli.cli.app import app
 from transcript_cli.cli.completion import honour_named_shell
-from transcript_cli.cli.console import json_state, print_json
+from transcript_cli.cli.console import json_state, print_json, silence_stdout
 from transcript_cli.cli.error_output import (
     error_document,
     error_kind,
@@ -29,7 +29,7 @@ from transcript_cli.cli.error_output import (
     wants_json,
 )
 from transcript_cli.cli.hints import PROG, explain
-from transcript_cli.errors import EXIT_FAILED, EXIT_PAUSED, TranscriptCliError
+from transcript_cli.errors import EXIT_FAILED, EXIT_PAUSED, StdoutError, TranscriptCliError
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         result = app(args=args, prog_name=PROG, standalone_mode=False)
     except TranscriptCliError as exc:
+        if isinstance(exc, StdoutError):
+            silence_stdout()  # nothing more can go there, no JSON document either
+            as_json = False
         message = explain(exc)
         show_error(message, exc.exit_code, as_json=as_json, kind=error_kind(exc))
         sys.exit(exc.exit_code)

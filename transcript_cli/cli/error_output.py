@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import typer
 from rich.text import Text
 
-from transcript_cli.cli.console import err, json_state, print_json
+from transcript_cli.cli.console import err, json_state, print_json, silence_stdout
 from transcript_cli.errors import (
     EXIT_FAILED,
     BudgetReached,
@@ -23,6 +23,7 @@ from transcript_cli.errors import (
     Paused,
     ProviderError,
     StateError,
+    StdoutError,
     StorageError,
     TranscriptCliError,
     TransientProviderError,
@@ -80,7 +81,11 @@ def show_error(
         err.print(Text.assemble(("error:", "red"), " ", line))
     last_error.message = message
     if as_json and not json_state.printed:
-        print_json(error_document(message, exit_code, kind=kind, document=document))
+        try:
+            print_json(error_document(message, exit_code, kind=kind, document=document))
+        except StdoutError as exc:  # the error stands; say why its document is missing
+            silence_stdout()
+            err.print(Text.assemble(("error:", "red"), " ", exc.message))
 
 
 def error_document(

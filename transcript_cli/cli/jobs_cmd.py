@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from transcript_cli import batch_ledger
 from transcript_cli.budget import BUDGET_KIND
 from transcript_cli.cli.app import JsonOption, StateDirOption, app
 from transcript_cli.cli.completion import complete_job_ids
-from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
+from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal, stdout
 from transcript_cli.cli.error_output import show_error
 from transcript_cli.cli.examples import CLEAR_EXAMPLES, STATUS_EXAMPLES
 from transcript_cli.cli.hints import explain, resume_command, use_state_dir
@@ -153,8 +152,8 @@ def _show_listing(views: list[JobView]) -> None:
         widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
         for row in [_COLUMNS, *rows]:
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            sys.stdout.write(line.rstrip() + "\n")
-        sys.stdout.flush()
+            stdout.write(line.rstrip() + "\n")
+        stdout.flush()
         return
     table = Table(box=None, pad_edge=False)
     for column in _COLUMNS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from transcript_cli.cli.app import JsonOption, app
-from transcript_cli.cli.console import out, print_json
+from transcript_cli.cli.console import out, print_json, stdout
 from transcript_cli.config import user_prompts_dir
 from transcript_cli.errors import PromptError
 from transcript_cli.prompt_catalog import CatalogEntry, entries
@@ -113,5 +112,5 @@ def show(
 ) -> None:
     """Print a template as written (front matter included), to read or to copy and edit."""
     template = load_prompt(name)
-    sys.stdout.write(template.text if template.text.endswith("\n") else template.text + "\n")
-    sys.stdout.flush()
+    stdout.write(template.text if template.text.endswith("\n") else template.text + "\n")
+    stdout.flush()

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from transcript_cli.cli.console import stdin_is_terminal
+from transcript_cli.cli.console import stdin_is_terminal, stdout_failed
 from transcript_cli.errors import InputError, StateError, UsageError
 from transcript_cli.formats import discover_inputs
 from transcript_cli.job import JobStore
@@ -101,4 +101,7 @@ def emit(store: JobStore, state: JobState) -> bool:
     except BrokenPipeError:
         # The reader left (`| head`): not our failure; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a full disk behind `> talk.md`: the text is still in the job
+        then = "; it is kept in the job: run the same command again to print it"
+        raise stdout_failed(exc, " the cleaned text", then) from None
     return True
