@@ -43,6 +43,25 @@ def test_an_output_from_elsewhere_is_refused_before_any_request(
     assert out.read_text(encoding="utf-8") == expected_output(src, int(CHUNK))
 
 
+def test_a_file_where_the_output_folder_would_be_is_refused_before_any_request(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """Found only when the first output is written, it came after every chunk was paid."""
+    src, _ = _talk(cli)
+    notes = cli.workdir / "notes"
+    notes.write_text(HAND_MADE, encoding="utf-8")  # `--out notes` meant a folder
+    for out in ("notes", "notes/2026"):
+        for extra in ((), ("--overwrite",)):
+            refused = cli("run", str(src), "--chunk-chars", CHUNK, "--out", out, *extra)
+            assert refused.returncode == 2, refused
+            lines = refused.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: "), refused.stderr
+            assert f"{notes}: is a file, not a folder" in lines[0] and "--out" in lines[0]
+    assert fake_api.requests == []
+    assert notes.read_text(encoding="utf-8") == HAND_MADE
+    assert not cli.state_dir.exists() or not any(cli.state_dir.iterdir())
+
+
 def test_another_jobs_output_is_refused(cli: Cli, fake_api: FakeAnthropic) -> None:
     src, _ = _talk(cli)
     assert cli("run", str(src), "--chunk-chars", CHUNK).returncode == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from transcript_cli.errors import OutputExistsError
+from transcript_cli.errors import OutputExistsError, UsageError
 from transcript_cli.state import InputState, JobState
 
 
@@ -39,6 +39,7 @@ def check_new_job(
 
     Outputs inside the job's own folder (`--out -` keeps its text there) are always its own.
     """
+    _check_folders(planned)
     if overwrite:
         return
     in_the_way = [
@@ -49,6 +50,18 @@ def check_new_job(
         and not _wrote_it(previous, checkpoint_mtime, output)
     ]
     _refuse(in_the_way, f"was not written by job {job_id}")
+
+
+def _check_folders(planned: Sequence[InputState]) -> None:
+    """A file where an output's folder would be: refused now, not after the chunks are paid."""
+    for folder in dict.fromkeys(Path(item.output).parent for item in planned):
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+        if not existing.is_dir():
+            inside = "" if existing == folder else f" to hold {folder}"
+            raise UsageError(
+                f"{existing}: is a file, not a folder{inside}, so no output can be written "
+                "there; nothing was sent. Choose another --out"
+            )
 
 
 def check_resumed_job(state: JobState, *, overwrite: bool) -> None:
