@@ -471,6 +471,25 @@ def test_a_job_found_again_must_read_and_write_what_the_run_names(
     assert (cli.workdir / "c" / "other.md").read_text(encoding="utf-8") == expected_output(other)
 
 
+def test_a_completed_job_whose_input_changed_is_not_reported_done(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """A typo fixed in the transcript, the same command again: not "outputs are in place"."""
+    src = write_transcript(cli.workdir / "talk.txt", 30)
+    assert cli(*run_args(src)).returncode == 0
+    output = cli.workdir / "cleaned" / "talk.md"
+    old = output.read_bytes()
+    sent = len(fake_api.requests)
+    src.write_text(src.read_text(encoding="utf-8").replace("number 3 ", "number three "), "utf-8")
+    again = cli(*run_args(src))
+    assert again.returncode == 2, again
+    assert_one_line_error(again, str(src.resolve()), "changed since", "--restart")
+    assert len(fake_api.requests) == sent and output.read_bytes() == old
+    redone = cli(*run_args(src, "--restart"))
+    assert redone.returncode == 0, redone.stderr
+    assert output.read_text(encoding="utf-8") == expected_output(src)
+
+
 def test_state_dir_writable_by_others_is_refused(cli: Cli) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 20)
     made = cli(*offline_args(src, "old"))

@@ -235,7 +235,8 @@ def _check_same_job(
 ) -> None:
     """Refuse a job with this id that reads other inputs, or writes other outputs, than asked.
 
-    The id hashes inputs and settings, not --out; and --name can name any job.
+    The id hashes input paths and settings, not --out nor the inputs' contents; and --name can
+    name any job. A completed job made from an input since edited is not "done" either.
     """
     job_id = existing.job_id
     if existing.settings != settings or [i.path for i in existing.inputs] != [
@@ -247,6 +248,18 @@ def _check_same_job(
             job_id=job_id,
             state_dir=store.root,
         )
+    if existing.status == "completed":
+        changed = [
+            i.path for i, e in zip(planned, existing.inputs, strict=True) if i.sha256 != e.sha256
+        ]
+        if changed:
+            others = f" (and {len(changed) - 1} other input(s))" if len(changed) > 1 else ""
+            raise UsageError(
+                f"job '{job_id}' completed from an earlier version of {changed[0]}{others}: "
+                "it changed since; run it again with --restart, or choose another --name",
+                job_id=job_id,
+                state_dir=store.root,
+            )
     theirs = [i.output for i in existing.inputs]
     ours = [i.output for i in planned]
     if theirs != ours:
