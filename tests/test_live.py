@@ -354,7 +354,7 @@ def test_at_concurrency_1_quick_chunks_share_checkpoints_too(
     checkpoint: one per chunk was a second fsynced write racing the worker's (benchmark
     section 2). Progress still waits for a checkpoint that counts it, and nothing is lost."""
     monkeypatch.setattr(bookkeeper_module, "CHECKPOINT_INTERVAL", 60.0)  # however slow the disk
-    store, inputs = _setup(tmp_path, files=1, sentences=60)
+    store, inputs = _setup(tmp_path, files=1, sentences=120)
     job_dir = store.job_dir("job")
     saves: list[int] = []
     real_save = JobStore.save
@@ -375,12 +375,13 @@ def test_at_concurrency_1_quick_chunks_share_checkpoints_too(
     provider = ScriptedProvider()
     _run(store, inputs, tmp_path / "out", provider, on_event=on_event)
     chunks = len(provider.sources)
-    assert chunks > 8
+    assert chunks > 15
     assert provider.max_in_flight == 1
     assert late == []
     # The first save is the new job's; then the run's start, the last chunk (nothing else in
-    # flight), the output and the end. One per chunk would be at least `chunks`.
-    assert len(saves) <= 6 < chunks
+    # flight), the output and the end: 5, plus one per stall of 0.1 s with nothing back (a slow
+    # disk). One per chunk would be more than `chunks`.
+    assert len(saves) <= chunks // 2
     final = checkpoint.load(job_dir)
     assert final.status == "completed" and final.chunks_done == chunks
 
