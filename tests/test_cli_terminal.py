@@ -83,6 +83,8 @@ class TerminalSession:
             self._read(0.1)
         while self._read(0.3):
             pass
+        if self.proc.poll() is None:  # the test fails: with what the terminal shows
+            raise AssertionError(f"still running after {timeout}s; on screen:\n{self.output}")
         return self.run.finish(timeout=1)
 
     def __enter__(self) -> TerminalSession:
@@ -159,8 +161,8 @@ def test_ctrl_c_at_the_question_changes_nothing(cli: Cli, fake_api: FakeAnthropi
         term.read_until("Resume it? [Y/n]: ")
         term.proc.send_signal(signal.SIGINT)
         code = term.finish()
-        assert "nothing was changed" in term.output
-    assert code == 130
+    # It failed once in a loaded run of all CLI tests (not reproduced in 52 runs since): say how.
+    assert (code, "nothing was changed" in term.output) == (130, True), term.output
     assert fake_api.transcripts() == sent
     assert (job_dir / "checkpoint.json").read_bytes() == before
 
