@@ -72,7 +72,8 @@ class Kill:
     """When to SIGKILL one process: `delay` seconds after the n-th `trigger` event it causes.
 
     n is `fraction` of such events the job has left (at least 1), resolved when the process
-    starts. For "time" the delay counts from the start.
+    starts; a checkpoint kill comes at the first checkpoint once `fraction` of the chunks left
+    are stored. For "time" the delay counts from the start.
     """
 
     trigger: Trigger
@@ -233,14 +234,24 @@ class KillSwitch:
         self._lock = threading.Lock()
         self._trigger: Trigger | None = None
         self._left = 0
+        self._results_to_go = 0
         self._delay = 0.0
         self._child: Child | None = None
         self._timers: list[threading.Timer] = []
         self.fired: str | None = None  # what the kill followed, for the story
 
-    def arm(self, trigger: Trigger, count: int, delay: float, child: Child) -> None:
+    def arm(
+        self, trigger: Trigger, count: int, delay: float, child: Child, *, after_results: int = 0
+    ) -> None:
+        """Kill at the `count`-th `trigger` event counted once `after_results` results are stored.
+
+        Checkpoints are shared by the chunks that finish close together, so how many a job
+        writes is not known in advance: a checkpoint kill is placed by progress instead (the
+        first checkpoint after n stored results), which lands it early, mid or late alike.
+        """
         with self._lock:
             self._trigger, self._left, self._delay, self._child = trigger, count, delay, child
+            self._results_to_go = after_results
             self.fired = None
             if trigger == "time":
                 self._fire_later(delay, f"{delay * 1000:.0f}ms after start")
@@ -258,7 +269,9 @@ class KillSwitch:
     def event(self, kind: Trigger) -> None:
         """Called by the fake for each request and by the folder watch for each write."""
         with self._lock:
-            if self._trigger != kind or self._left <= 0:
+            if kind == "result" and self._results_to_go > 0:
+                self._results_to_go -= 1
+            if self._trigger != kind or self._left <= 0 or self._results_to_go > 0:
                 return
             self._left -= 1
             if self._left:
@@ -436,18 +449,20 @@ def _remaining(state_dir: Path, chunks_total: int, files_total: int) -> tuple[in
     return state.chunks_total - state.chunks_done, sum(1 for i in state.inputs if not i.written)
 
 
-def _event_count(kill: Kill, chunks_left: int, files_left: int) -> int:
+def _event_count(kill: Kill, chunks_left: int, files_left: int) -> tuple[int, int]:
+    """(n, results): kill at the n-th trigger event once `results` chunk results are stored."""
+    if kill.trigger in ("checkpoint", "checkpoint-tmp"):
+        # The first checkpoint after a point in the work; at 0, the one the job starts with.
+        return 1, math.floor(kill.fraction * chunks_left)
     per_chunk = kill.trigger in ("request", "result", "result-tmp")
     per_file = kill.trigger in ("output", "output-tmp")
     if per_chunk:
         events = chunks_left
     elif per_file:
         events = files_left
-    elif kill.trigger == "time":
+    else:  # time
         events = 1
-    else:  # checkpoints: at start, after each chunk and each output, at the end
-        events = chunks_left + files_left + 2
-    return max(1, math.ceil(kill.fraction * events))
+    return max(1, math.ceil(kill.fraction * events)), 0
 
 
 def _play(
@@ -475,7 +490,8 @@ def _play(
         seen = len(billed(api))
         child = launch(cli, *args, out=logs / f"{n}.out", err=logs / f"{n}.err")
         if kill is not None:
-            switch.arm(kill.trigger, _event_count(kill, chunks_left, files_left), kill.delay, child)
+            count, after = _event_count(kill, chunks_left, files_left)
+            switch.arm(kill.trigger, count, kill.delay, child, after_results=after)
         try:
             code = child.wait(PROCESS_TIMEOUT)
         finally:
