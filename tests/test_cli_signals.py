@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -373,3 +374,41 @@ def test_quiet_prints_only_errors_and_the_final_pause_line(
     finished = cli("resume", "talk", "--quiet")
     assert (finished.returncode, finished.stdout, finished.stderr) == (0, "", "")
     assert output_of(cli, src) == expected_output(src, CHUNK_CHARS).encode()
+
+
+def test_ctrl_c_outside_a_job_says_interrupted_and_stops_at_once(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """No job's handlers (estimate --exact counting): not a bare exit 130 that says nothing,
+    nor a minute of retries of the counts in flight (here every count fails, so without the
+    stop they back off 1+2+...+32 s and `finish` times out)."""
+    fake_api.fail_when(lambda _: True, Fault(status=500), times=-1)
+    src = write_transcript(cli.workdir / "talk.txt", 100)
+    args = ("estimate", str(src), *FLAGS, "--exact")
+    for extra in ((), ("--json",)):
+        before = len(fake_api.requests)
+        # A fresh process with Ctrl-C's default action, as at a terminal: a test run started
+        # in the background (like /work/tools/land's) ignores SIGINT, and so would its forks.
+        started = subprocess.Popen(
+            cli.command(*args, *extra),
+            cwd=cli.workdir,
+            env=cli.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        with Running(started) as run:
+            wait_for(lambda n=before: len(fake_api.requests) > n)  # counting is under way
+            run.signal(signal.SIGINT)
+            code = run.finish(timeout=30)
+            stdout, stderr = run.stdout, run.stderr
+        assert_clean_exit(code, stderr, 130)
+        assert stderr.strip().splitlines() == ["error: interrupted"], stderr
+        if extra:
+            document = json.loads(stdout)
+            assert (document["exit_code"], document["error_kind"]) == (130, "paused")
+            assert document["error"] == "interrupted"
+        else:
+            assert stdout == ""

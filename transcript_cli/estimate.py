@@ -8,7 +8,7 @@ output to transcript, capped by --max-tokens. Dollars use pricing.py's one table
 from __future__ import annotations
 
 import math
-import time
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,11 +115,24 @@ class Estimate:
         )
 
 
-def _with_retries(counter: TokenCounter) -> Callable[[ChunkRequest], int]:
+class _Abandoned(Exception):
+    """The estimate was stopped (Ctrl-C): a count in flight gives up instead of retrying."""
+
+
+def _with_retries(counter: TokenCounter, stopped: threading.Event) -> Callable[[ChunkRequest], int]:
     policy = RetryPolicy()
 
+    def wait(seconds: float) -> None:
+        if stopped.wait(seconds):
+            raise _Abandoned
+
     def count(request: ChunkRequest) -> int:
-        return call_with_retries(lambda: counter.count_tokens(request), policy, sleep=time.sleep)
+        def attempt() -> int:
+            if stopped.is_set():
+                raise _Abandoned
+            return counter.count_tokens(request)
+
+        return call_with_retries(attempt, policy, sleep=wait)
 
     return count
 
@@ -150,8 +163,10 @@ def estimate(
     price = price_for(settings.provider, settings.model)
     files = []
     bad = list(problems)
-    count = request_tokens if counter is None else _with_retries(counter)
-    with ThreadPoolExecutor(_COUNT_WORKERS if counter else 1) as pool:
+    stopped = threading.Event()
+    count = request_tokens if counter is None else _with_retries(counter, stopped)
+    pool = ThreadPoolExecutor(_COUNT_WORKERS if counter else 1)
+    try:
         targets = output_paths(inputs, out_dir, f".{settings.output_format}")
         for path, target in zip(inputs, targets, strict=True):
             try:
@@ -165,6 +180,13 @@ def estimate(
             batch = cost_usd(batch_price(price), tokens_in, tokens_out) if price else None
             figures = Figures(len(requests), tokens_in, tokens_out, live, batch)
             files.append(FileEstimate(str(path), str(target), figures))
+    except BaseException:
+        # Ctrl-C: counts not started are cancelled (map does that), and those in flight stop
+        # at their next retry instead of backing off for a minute before the process may exit.
+        stopped.set()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     if bad and (not skip_invalid or not files):
         raise BadInputsError(bad)
     return Estimate(

@@ -29,6 +29,7 @@ from transcript_cli.cli.error_output import (
     wants_json,
 )
 from transcript_cli.cli.hints import PROG, explain
+from transcript_cli.cli.signals import interrupted, noting_interrupts
 from transcript_cli.errors import EXIT_FAILED, EXIT_PAUSED, StdoutError, TranscriptCliError
 
 
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     as_json = wants_json(args)
     honour_named_shell(args)
     try:
-        result = app(args=args, prog_name=PROG, standalone_mode=False)
+        with noting_interrupts():
+            result = app(args=args, prog_name=PROG, standalone_mode=False)
     except TranscriptCliError as exc:
         if isinstance(exc, StdoutError):
             silence_stdout()  # nothing more can go there, no JSON document either
@@ -74,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print_json(error_document(f"internal error: {exc!r}", EXIT_FAILED, kind="internal"))
         raise
     code = result if isinstance(result, int) else 0
-    if code and as_json and not json_state.printed:
+    if code == EXIT_PAUSED and interrupted.seen:
+        # Typer's exit 130 for a KeyboardInterrupt: nothing was in progress (no job's handlers).
+        show_error("interrupted", EXIT_PAUSED, as_json=as_json, kind="paused")
+    elif code and as_json and not json_state.printed:
         message = last_error.message or f"exited with code {code}"
         print_json(error_document(message, code, kind="error"))
     sys.exit(code)
