@@ -490,6 +490,20 @@ def test_a_completed_job_whose_input_changed_is_not_reported_done(
     assert output.read_text(encoding="utf-8") == expected_output(src)
 
 
+def test_resume_of_a_completed_job_names_a_way_to_run_it_again_that_exists(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """`resume` has no --restart: its "already completed" line points at `run ... --restart`."""
+    src = write_transcript(cli.workdir / "talk.txt", 10)
+    assert cli(*run_args(src, "--name", "talk")).returncode == 0
+    sent = len(fake_api.requests)
+    again = cli("resume", "talk")
+    assert again.returncode == 0, again.stderr
+    assert "Job talk already completed" in again.stdout
+    assert "the `transcript-cli run` command that started it, with --restart" in again.stdout
+    assert len(fake_api.requests) == sent
+
+
 def test_state_dir_writable_by_others_is_refused(cli: Cli) -> None:
     src = write_transcript(cli.workdir / "talk.txt", 20)
     made = cli(*offline_args(src, "old"))

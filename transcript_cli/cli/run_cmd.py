@@ -22,7 +22,7 @@ from transcript_cli.cli.console import err, out, print_json, stdin_is_terminal
 from transcript_cli.cli.error_output import error_kind, show_error
 from transcript_cli.cli.estimate_cmd import ESTIMATE, find_existing, run_estimate
 from transcript_cli.cli.examples import ESTIMATE_EXAMPLES, RESUME_EXAMPLES, RUN_EXAMPLES
-from transcript_cli.cli.hints import command, explain, resume_command, use_state_dir
+from transcript_cli.cli.hints import PROG, command, explain, resume_command, use_state_dir
 from transcript_cli.cli.questions import choose, confirm
 from transcript_cli.cli.render import ProgressView
 from transcript_cli.cli.signals import pause_on_signals
@@ -62,7 +62,9 @@ def _finish(
     as_json: bool,
     quiet: bool,
     state_dir: Path | None,
+    again: str = "use --restart to run it again",
 ) -> None:
+    """`again`: how to run a completed job again, from the command that found it."""
     state = outcome.state
     if outcome.left_as_is:
         _left_as_is(state, state_dir)
@@ -81,7 +83,7 @@ def _finish(
     if outcome.already_done:
         say.print(
             f"Job {escape(state.job_id)} already completed at {state.completed_at}; "
-            "outputs are in place (use --restart to run it again)."
+            f"outputs are in place ({again})."
         )
         return
     cost = "unknown" if state.cost_unknown_chunks else f"${state.cost_usd:.4f}"
@@ -434,7 +436,8 @@ def resume(
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
             _exit_after(store, job_id, exc, as_json=as_json, control=control)
-    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=store.root)
+    again = f"to run it again: the `{PROG} run` command that started it, with --restart"
+    _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=store.root, again=again)
 
 
 def _only_unfinished(store: JobStore) -> str:
