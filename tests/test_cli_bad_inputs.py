@@ -277,7 +277,12 @@ CORPUS = [
     Case(
         "context-not-below-chunk",
         _good_with("--chunk-chars", "500", "--context-chars", "500"),
-        "--context-chars must be smaller than --chunk-chars",
+        "--context-chars (500) must be smaller than --chunk-chars (500)",
+    ),
+    Case(  # --context-chars not given: its default (300) is named, and what to do
+        "context-default-not-below-chunk",
+        _good_with("--chunk-chars", "250"),
+        "--context-chars (300) must be smaller than --chunk-chars (250); give a smaller",
     ),
     Case("unknown-provider", _good_with("--provider", "openai"), "unknown provider 'openai'"),
     Case("fifo", _special("talk.txt", "fifo"), "is a named pipe (FIFO), not a regular", "talk.txt"),

@@ -243,7 +243,11 @@ def run(
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider '{provider}' (choose from: {', '.join(PROVIDERS)})")
     if context_chars >= chunk_chars:
-        raise UsageError("--context-chars must be smaller than --chunk-chars")
+        # Often not given at all: its default is 300, above a small --chunk-chars.
+        raise UsageError(
+            f"--context-chars ({context_chars}) must be smaller than --chunk-chars "
+            f"({chunk_chars}); give a smaller --context-chars"
+        )
     if front_matter and output_format.value != "md":
         raise UsageError("--front-matter needs --format md (JSON outputs carry the same fields)")
     if not batch and (not wait or fallback_live):
