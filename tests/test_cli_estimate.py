@@ -224,3 +224,19 @@ def test_bad_inputs_are_all_named_and_skip_invalid_leaves_them_out_as_run_does(
     job = _document(cli, "estimate", *args)["job"]
     assert job is not None and job["job_id"] == job_dir.name
     assert 0 < job["chunks_done"] < job["chunks_total"] == _chunk_count(talk)
+
+
+def test_out_dash_with_several_inputs_is_refused_as_run_refuses_it(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    _two_inputs(cli)
+    args = (str(cli.workdir / "in"), "--out", "-", "--chunk-chars", CHUNK)
+    refused, run = cli("estimate", *args), cli("run", *args)
+    for result in (refused, run):
+        assert result.returncode == 2, result
+        assert result.stderr.strip().splitlines() == [
+            "error: --out - writes one input to stdout, but 2 were given; "
+            "use --out FOLDER for several"
+        ]
+    assert refused.stdout == "" and fake_api.requests == []
+    _nothing_written(cli)

@@ -40,6 +40,15 @@ def wants_stdin(inputs: Sequence[Path]) -> bool:
     return True
 
 
+def check_one_input_for_stdout(count: int) -> None:
+    """`--out -` prints one cleaned text; several inputs would run together."""
+    if count != 1:
+        raise UsageError(
+            f"--out - writes one input to stdout, but {count} were given; "
+            "use --out FOLDER for several"
+        )
+
+
 def sniff_suffix(data: bytes, encoding: str | None = None) -> str:
     """The transcript type of piped bytes, as the suffix a file of them would have.
 

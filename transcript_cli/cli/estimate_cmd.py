@@ -18,7 +18,13 @@ from transcript_cli.errors import InputError, MissingApiKeyError, TranscriptCliE
 from transcript_cli.estimate import Estimate, Figures, TokenCounter, estimate, remaining_cost
 from transcript_cli.formats import find_inputs
 from transcript_cli.job import JobStore
-from transcript_cli.pipes import STDIO, stdin_file_name, wants_stdin, with_stdout_mark
+from transcript_cli.pipes import (
+    STDIO,
+    check_one_input_for_stdout,
+    stdin_file_name,
+    wants_stdin,
+    with_stdout_mark,
+)
 from transcript_cli.pricing import BATCH_DISCOUNT, PRICES_AS_OF, format_usd, price_for
 from transcript_cli.providers import make_provider
 from transcript_cli.runner import RunSpec, resolve_job_id
@@ -58,6 +64,8 @@ def run_estimate(
             paths[0].write_bytes(data)
         else:
             paths, problems = find_inputs([Path(p) for p in inputs])
+            if str(out_dir) == STDIO and len(paths) > 1:
+                check_one_input_for_stdout(len(paths))  # as run refuses them
         out = Path(scratch) if str(out_dir) == STDIO else out_dir.resolve()
         counter: TokenCounter | None = None
         if exact:

@@ -13,6 +13,7 @@ from transcript_cli.formats import discover_inputs
 from transcript_cli.job import JobStore
 from transcript_cli.pipes import (
     STDIO,
+    check_one_input_for_stdout,
     discard_stdin,
     keep_stdin,
     stdin_file_name,
@@ -52,11 +53,7 @@ def plan(store: JobStore, spec: RunSpec, *, stdin_name: str | None, as_json: boo
         spec = replace(spec, inputs=[path], name=job_id)
     else:
         found = discover_inputs([Path(p) for p in spec.inputs])
-        if len(found) != 1:
-            raise UsageError(
-                f"--out - writes one input to stdout, but {len(found)} were given; "
-                "use --out FOLDER for several"
-            )
+        check_one_input_for_stdout(len(found))
         spec = replace(spec, name=resolve_job_id(spec, with_stdout_mark(found, True)))
     assert spec.name is not None
     if to_stdout:
