@@ -128,6 +128,24 @@ def test_after_a_cut_successes_return_quickly_to_just_under_the_throttled_rate()
     assert learned.rate == pytest.approx(19.4, abs=0.01)  # settled: no higher without `increase`
 
 
+def test_a_throttled_rate_is_neared_slowly_and_passed_at_the_usual_step() -> None:
+    policy = LearnedRatePolicy(margin=1.0, nudge=0.98, increase=0.001, approach=0.25)
+    learned = _steady_at(20.0, policy)
+    _succeed_at(learned, [1.0 + n * 0.05 for n in range(8)])
+    learned.throttled(2.0, sent_rate=20.0)  # isolated: nudged to 19.6, 20/s is the ceiling
+    assert learned.rate == pytest.approx(19.6)
+    step = learned.step
+    _succeed_at(learned, [3.0])
+    assert learned.rate == pytest.approx(19.6 + step * 0.25)  # under the ceiling: slowly
+    t = 3.0
+    while learned.rate < 20.0:
+        t += 0.05
+        _succeed_at(learned, [t])
+    before = learned.rate
+    _succeed_at(learned, [t + 0.05])
+    assert learned.rate == pytest.approx(before + step)  # past it: the limit may have been raised
+
+
 def test_successes_the_pace_did_not_hold_back_do_not_grow_it() -> None:
     learned = _steady_at(10.0, LearnedRatePolicy(margin=1.0, increase=0.01))
     for n in range(50):  # too few requests to use the rate: nothing is learned of the server
