@@ -69,6 +69,22 @@ def test_skip_invalid_cleans_the_rest_and_names_what_it_skipped(
     assert data["files_total"] == 2
 
 
+def test_skip_invalid_names_what_it_skipped_in_the_document_of_a_run_that_stops_too(
+    cli: Cli, fake_api: FakeAnthropic
+) -> None:
+    """README: --json's `skipped` is in the document "on any failure too"."""
+    folder = cli.workdir / "in"
+    write_transcript(folder / "talk.txt", 20)
+    bad_files(folder)
+    fake_api.fail_when("Sentence number", Fault(status=401))  # the job stops, exit 1
+    result = cli("run", str(folder), "--skip-invalid", "--name", "stops", "--json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["exit_code"], data["error_kind"], data["state"]) == (1, "provider", "failed")
+    assert sorted(Path(s["path"]).name for s in data["skipped"]) == ["broken.json", "empty.srt"]
+    assert {s["problem"] for s in data["skipped"]} >= {"file is empty"}
+
+
 def test_skip_invalid_with_nothing_valid_left_is_still_an_error(cli: Cli) -> None:
     folder = cli.workdir / "in"
     folder.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +37,7 @@ from transcript_cli.errors import (
     UsageError,
     Waiting,
 )
+from transcript_cli.events import InputSkipped
 from transcript_cli.job import JobStore, resolve_state_dir
 from transcript_cli.pricing import format_usd
 from transcript_cli.prompts import DEFAULT_LANGUAGE, DEFAULT_PROMPT, load_prompt
@@ -52,7 +54,7 @@ from transcript_cli.runner import (
 from transcript_cli.runner import resume as resume_job
 from transcript_cli.runner import start as start_job
 from transcript_cli.state import DEFAULT_THROTTLE_WAIT, JobState, Options, Settings
-from transcript_cli.status_view import JobView, job_view
+from transcript_cli.status_view import job_view
 
 
 def _finish(
@@ -129,19 +131,26 @@ def _json_summary(
 
 
 def _handle_end(
-    store: JobStore, job_id: str, exc: TranscriptCliError, as_json: bool, state_dir: Path | None
+    store: JobStore,
+    job_id: str,
+    exc: TranscriptCliError,
+    as_json: bool,
+    state_dir: Path | None,
+    skipped: Sequence[Mapping[str, str]] = (),
 ) -> None:
-    """Errors after a job exists: show them, and under --json print the job's view with them."""
+    """Errors after a job exists: show them, and under --json print the job's view with them
+    (and `skipped`, the inputs --skip-invalid left out, as a finished run's document has)."""
     message = explain(exc, state_dir)
-    view: JobView | None = None
+    view: dict[str, object] | None = None
     if as_json and store.exists(job_id):
         try:
-            view = job_view(
+            found = job_view(
                 store.load(job_id),
                 running=False,
                 resume_command=resume_command(job_id, store.root),
                 batches=_batches(store, job_id),
             )
+            view = {**found, "skipped": list(skipped)}
         except TranscriptCliError:
             view = None  # damaged meanwhile: the error document alone still says what happened
     if isinstance(exc, Waiting):
@@ -312,11 +321,14 @@ def run(
 
     control = Control()
     seen: list[str] = []
+    skipped: list[dict[str, str]] = []  # for the --json document, should the job stop
 
     def track(event: object) -> None:
         job_id = getattr(event, "job_id", None)
         if job_id and not seen:
             seen.append(job_id)
+        if isinstance(event, InputSkipped):
+            skipped.append({"path": event.file, "problem": event.problem})
 
     with ProgressView(
         quiet=quiet or as_json, verbose=verbose and not as_json, state_dir=state_dir
@@ -340,7 +352,8 @@ def run(
         except TranscriptCliError as exc:
             view.__exit__(None, None, None)
             stdio.undo(store, planned)
-            _exit_after(store, seen[0] if seen else None, exc, as_json=as_json, control=control)
+            job_id = seen[0] if seen else None
+            _exit_after(store, job_id, exc, as_json=as_json, control=control, skipped=skipped)
     _finish(store, outcome, as_json=as_json, quiet=quiet, state_dir=store.root)
 
 
@@ -351,11 +364,12 @@ def _exit_after(
     *,
     as_json: bool,
     control: Control,
+    skipped: Sequence[Mapping[str, str]] = (),
 ) -> None:
     """Report how a job stopped and leave with its exit code."""
     if job_id is None:
         raise exc  # nothing exists yet: main() reports it like any other error
-    _handle_end(store, job_id, exc, as_json, store.root)
+    _handle_end(store, job_id, exc, as_json, store.root, skipped)
     sys.stdout.flush()
     sys.stderr.flush()
     if control.abort.is_set():
