@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from transcript_cli.errors import StorageError
@@ -57,23 +57,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], mode: int = PRIVATE_
     becomes a StorageError; anything else (such as from producing `data`) passes through as is.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}{_TEMP_SUFFIX}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(data, bytes):
-                handle.write(data)
-            else:
-                for piece in data:
-                    handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise _storage_error(path, "cannot write", exc) from exc
-        raise
+    _write_synced(tmp, data, mode, path, then=lambda: os.replace(tmp, path))
     fsync_dir(path.parent)
 
 
@@ -88,19 +72,39 @@ def write_in_place(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
 
     On any failure the file is removed. An OSError becomes a StorageError.
     """
+    _write_synced(path, data, mode, path)
+    fsync_dir(path.parent)
+
+
+def _write_synced(
+    target: Path,
+    data: bytes | Iterable[bytes],
+    mode: int,
+    named: Path,
+    then: Callable[[], None] | None = None,
+) -> None:
+    """Write and fsync `target`, then run `then`; on any failure remove `target`.
+
+    An OSError becomes a StorageError naming `named` (the file the user knows of).
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                for piece in data:
+                    handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
+        if then is not None:
+            then()
     except BaseException as exc:
         with contextlib.suppress(OSError):
-            path.unlink()
+            target.unlink()
         if isinstance(exc, OSError):
-            raise _storage_error(path, "cannot write", exc) from exc
+            raise _storage_error(named, "cannot write", exc) from exc
         raise
-    fsync_dir(path.parent)
 
 
 def remove_stale_temps(folder: Path, names: Iterable[str] | None = None) -> None:
